@@ -1,0 +1,96 @@
+/* codec.h - bytes <-> events and alerts, in JSON and protobuf (shared/CONTRACT.md).
+ *
+ * Decoding is allocation-free in the steady state: a vane_decoder_t owns all scratch space
+ * (JSON tokens, unescaped strings, the protobuf arena) sized at creation, and a decoded
+ * vane_event_t borrows from the input bytes and that scratch until the next decode call.
+ * Every reject says why with a reason code (counted by the daemon as a metric label, and
+ * the dead-letter header), the field it concerns, and a one-line message.
+ *
+ * Format choice (CONTRACT.md): the Kafka header content-type when present, else the
+ * configured default, else JSON when the first non-blank byte is '{', else protobuf.
+ *
+ * Encoders append to a caller-owned vane_buf_t (reused across calls, so no steady-state
+ * allocation). Pure code: no I/O, no clock.
+ */
+#ifndef VANE_CODEC_H
+#define VANE_CODEC_H
+
+#include "alert.h"
+#include "event.h"
+
+#include "../util/buf.h"
+
+#include <stddef.h>
+
+typedef enum vane_format {
+    VANE_FORMAT_AUTO = 0,
+    VANE_FORMAT_JSON = 1,
+    VANE_FORMAT_PROTOBUF = 2,
+} vane_format_t;
+
+/* Why a message was rejected. The name column is the metric label / DLQ header value. */
+#define VANE_REJECT_MAP(XX)                                                                        \
+    XX(TOO_LARGE, "too_large")             /* over the configured max message size */              \
+    XX(EMPTY, "empty")                     /* zero-length value */                                 \
+    XX(JSON_SYNTAX, "json_syntax")         /* not well-formed JSON, or not an object */            \
+    XX(JSON_TYPE, "json_type")             /* a field has the wrong JSON type */                   \
+    XX(PB_MALFORMED, "protobuf_malformed") /* protobuf-c could not unpack it */                    \
+    XX(MISSING_FIELD, "missing_field")     /* customer_id, event_time_ms, payload, ... */          \
+    XX(UNKNOWN_ENUM, "unknown_enum")       /* enum name or number not in the contract */           \
+    XX(BAD_VALUE, "bad_value")             /* out of range: negative amount, score 11 ... */       \
+    XX(NOT_UTF8, "not_utf8")               /* a string is not valid UTF-8 */                       \
+    XX(TOO_LONG, "field_too_long")         /* an id or string over its limit */                    \
+    XX(BAD_TIME, "bad_time")               /* event time absurdly far from now (daemon) */         \
+    XX(KEY_MISMATCH, "key_mismatch")       /* Kafka key differs from customer_id (daemon) */
+
+typedef enum vane_reject {
+    VANE_REJECT_NONE = 0,
+#define VANE__REJ_ENUM(name, label) VANE_REJECT_##name,
+    VANE_REJECT_MAP(VANE__REJ_ENUM)
+#undef VANE__REJ_ENUM
+        VANE_REJECT__COUNT
+} vane_reject_t;
+
+/* Metric label of a reason ("json_syntax"); "none" for VANE_REJECT_NONE. */
+const char *vane_reject_name(vane_reject_t r);
+
+typedef struct vane_decode_error {
+    vane_reject_t reason;
+    char field[48]; /* the field concerned ("txn.amount_minor"), or "" */
+    char msg[160];  /* one line, e.g. "amount_minor is negative (-5)" */
+    size_t offset;  /* byte offset into the input where known, else 0 */
+} vane_decode_error_t;
+
+typedef struct vane_decoder vane_decoder_t;
+
+/* Create a decoder for messages of at most max_bytes. NULL on allocation failure.
+ * Owned by the caller; free with vane_decoder_free (NULL-safe). */
+vane_decoder_t *vane_decoder_new(size_t max_bytes);
+void vane_decoder_free(vane_decoder_t *dec);
+
+/* Choose the format: content_type (may be NULL/empty) wins, then configured (if not AUTO),
+ * then a sniff of the bytes. */
+vane_format_t vane_format_detect(const char *content_type, size_t ct_len, vane_format_t configured,
+                                 const void *bytes, size_t len);
+/* "json" | "protobuf" | "auto" -> format; returns 0 or VANE_EINVAL. */
+int vane_format_parse(const char *s, vane_format_t *out);
+const char *vane_format_name(vane_format_t f);
+
+/* Decode one event. On success returns 0 and fills *ev (borrowed, see above). On a reject
+ * returns a negative VANE_E* code, fills *err and leaves *ev unspecified. fmt must not be
+ * AUTO (call vane_format_detect first). Validates the contract: customer_id and
+ * event_time_ms present, exactly one payload, enums known, amounts >= 0, score 0..10,
+ * strings UTF-8 and within VANE_ID_MAX / VANE_SHORT_MAX. */
+int vane_decoder_decode(vane_decoder_t *dec, const void *bytes, size_t len, vane_format_t fmt,
+                        vane_event_t *ev, vane_decode_error_t *err);
+
+/* Encoders: append one message to out (JSON: a single-line object, no trailing newline). */
+int vane_codec_encode_event(const vane_event_t *ev, vane_format_t fmt, vane_buf_t *out);
+int vane_codec_encode_alert(const vane_alert_t *a, vane_format_t fmt, vane_buf_t *out);
+
+/* Decode an alert (for `vane tail`, tests and `vane rules test`). Allocates nothing that
+ * outlives the call; fills *a completely. Returns 0 or a negative VANE_E* code. */
+int vane_codec_decode_alert(const void *bytes, size_t len, vane_format_t fmt, vane_alert_t *a,
+                            vane_decode_error_t *err);
+
+#endif
