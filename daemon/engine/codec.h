@@ -63,7 +63,11 @@ typedef struct vane_decode_error {
 
 typedef struct vane_decoder vane_decoder_t;
 
-/* Create a decoder for messages of at most max_bytes. NULL on allocation failure.
+/* Largest max_bytes vane_decoder_new accepts (JSON token offsets are ints). */
+#define VANE_DECODE_MAX_BYTES (16u * 1024 * 1024)
+
+/* Create a decoder for messages of at most max_bytes (1..VANE_DECODE_MAX_BYTES). NULL on
+ * allocation failure or a bad size.
  * Owned by the caller; free with vane_decoder_free (NULL-safe). */
 vane_decoder_t *vane_decoder_new(size_t max_bytes);
 void vane_decoder_free(vane_decoder_t *dec);
@@ -83,6 +87,11 @@ const char *vane_format_name(vane_format_t f);
  * strings UTF-8 and within VANE_ID_MAX / VANE_SHORT_MAX. */
 int vane_decoder_decode(vane_decoder_t *dec, const void *bytes, size_t len, vane_format_t fmt,
                         vane_event_t *ev, vane_decode_error_t *err);
+
+/* The contract checks vane_decoder_decode applies after either format's parse (exposed for
+ * producers that build events in code, e.g. `vane gen`). Returns 0 or a negative VANE_E*
+ * code and fills *err (may be NULL). */
+int vane_codec_validate_event(const vane_event_t *ev, vane_decode_error_t *err);
 
 /* Encoders: append one message to out (JSON: a single-line object, no trailing newline). */
 int vane_codec_encode_event(const vane_event_t *ev, vane_format_t fmt, vane_buf_t *out);
