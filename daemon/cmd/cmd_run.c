@@ -1,14 +1,141 @@
+/* cmd_run.c - `vane run`: load the configuration, then hand over to the pipeline. */
 #include "cmd.h"
 
+#include "core/config.h"
+#include "core/pipeline.h"
+#include "util/err.h"
+#include "util/log.h"
+
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 const char cmd_run_usage[] =
-    "usage: vane run [--brokers B] [--redis URL] [--group G] [--config FILE]\n";
+    "usage: vane run [--config FILE] [--brokers HOST:PORT] [--redis URL] [--group G]\n"
+    "                [--rules FILE]... [--http ADDR:PORT|off] [--KEY=VALUE]... [--check-config]\n"
+    "\n"
+    "Run the detection daemon: consume customer events from Kafka (kafka.input_topic), keep\n"
+    "per-customer state in Redis (cached in memory for the partitions this instance owns),\n"
+    "evaluate the rules and produce alerts to kafka.alert_topic. Every option has a default,\n"
+    "so `vane run --brokers B --redis R --group G` needs no file. Precedence: defaults <\n"
+    "--config FILE (YAML) < VANE_* environment < flags. --redis takes redis://host:port or\n"
+    "unix:///path/to.sock. --check-config prints the effective configuration (secrets masked)\n"
+    "and exits. SIGTERM/SIGINT: drain, flush, commit, exit 0. SIGHUP: reload the rules.\n"
+    "All options: docs/configuration.md.\n";
+
+/* Collect pass-through librdkafka properties: common first, then the client's own. */
+static vane_kv_t *collect_props(const vane_config_kvlist_t *common, const vane_config_kvlist_t *own,
+                                size_t *n)
+{
+    *n = common->n + own->n;
+    vane_kv_t *kv = calloc(*n ? *n : 1, sizeof *kv);
+    if (!kv)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < common->n; i++)
+        kv[k++] = (vane_kv_t){common->items[i].name, common->items[i].value};
+    for (size_t i = 0; i < own->n; i++)
+        kv[k++] = (vane_kv_t){own->items[i].name, own->items[i].value};
+    return kv;
+}
 
 int cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "vane run: not built yet\n");
-    return 1;
+    vane_config_t cfg;
+    char err[512] = "";
+    int rc = vane_config_load(&cfg, argc, argv, err, sizeof err);
+    if (rc == VANE_EINVAL) {
+        vane_config_free(&cfg);
+        return vane_command_usage_error("run", "%s", err);
+    }
+    if (rc != VANE_OK) {
+        fprintf(stderr, "vane run: %s\n", err);
+        vane_config_free(&cfg);
+        return 1;
+    }
+    if (cfg.help) {
+        fputs(cmd_run_usage, stdout);
+        vane_config_free(&cfg);
+        return 0;
+    }
+    const char *dirs[] = {VANE_DATADIR, VANE_SOURCE_DIR, NULL};
+    if (vane_config_resolve_rules(&cfg, dirs) != VANE_OK) {
+        fprintf(stderr, "vane run: no rules configured and rules/default.yaml not found; "
+                        "pass --rules FILE\n");
+        vane_config_free(&cfg);
+        return 1;
+    }
+    if (cfg.check_config) {
+        vane_config_print(&cfg, stdout);
+        vane_config_free(&cfg);
+        return 0;
+    }
+    vane_log_setup((vane_log_level_t)cfg.log.level, (vane_log_format_t)cfg.log.format,
+                   (int)cfg.log.suppress_ms);
+
+    size_t ncons = 0, nprod = 0;
+    vane_kv_t *cons = collect_props(&cfg.kafka.common, &cfg.kafka.consumer, &ncons);
+    vane_kv_t *prod = collect_props(&cfg.kafka.common, &cfg.kafka.producer, &nprod);
+    if (!cons || !prod) {
+        fprintf(stderr, "vane run: out of memory\n");
+        free(cons);
+        free(prod);
+        vane_config_free(&cfg);
+        return 1;
+    }
+    vane_pipeline_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.source = (vane_kafka_source_opts_t){
+        .brokers = cfg.kafka.brokers,
+        .group = cfg.kafka.group,
+        .topic = cfg.kafka.input_topic,
+        .auto_offset_reset = cfg.kafka.auto_offset_reset,
+        .batch_size = (int)cfg.kafka.batch_size,
+        .max_batches_per_wakeup = 8,
+        .fetch_wait_max_ms = (int)cfg.kafka.fetch_wait_max_ms,
+        .queued_max_messages_kbytes = (int)cfg.kafka.queued_max_messages_kbytes,
+        .max_message_bytes = (int)cfg.kafka.max_message_bytes,
+        .props = cons,
+        .nprops = ncons,
+    };
+    o.sink = (vane_alert_sink_opts_t){
+        .brokers = cfg.kafka.brokers,
+        .alert_topic = cfg.kafka.alert_topic,
+        .shadow_topic = cfg.kafka.shadow_topic,
+        .dlq_topic = cfg.kafka.dlq_topic,
+        .format = cfg.kafka.alert_format == VANE_CONFIG_FORMAT_PROTOBUF ? VANE_FORMAT_PROTOBUF
+                                                                        : VANE_FORMAT_JSON,
+        .linger_ms = (int)cfg.kafka.linger_ms,
+        .props = prod,
+        .nprops = nprod,
+    };
+    o.store = (vane_state_store_opts_t){
+        .url = cfg.redis.url,
+        .user = cfg.redis.user,
+        .password = cfg.redis.password,
+        .prefix = cfg.redis.key_prefix,
+        .reconnect_max_ms = (int)cfg.redis.reconnect_max_ms,
+        .command_timeout_ms = 5000,
+    };
+    o.input_format = cfg.kafka.input_format == VANE_CONFIG_FORMAT_JSON       ? VANE_FORMAT_JSON
+                     : cfg.kafka.input_format == VANE_CONFIG_FORMAT_PROTOBUF ? VANE_FORMAT_PROTOBUF
+                                                                             : VANE_FORMAT_AUTO;
+    o.max_message_bytes = (size_t)cfg.kafka.max_message_bytes;
+    o.cache_max = (size_t)cfg.redis.cache_max_customers;
+    o.flush_interval_ms = (int)cfg.redis.flush_interval_ms;
+    o.flush_max_dirty = (size_t)cfg.redis.pipeline_max;
+    o.max_waiting = 100000;
+    o.max_outstanding = 50000;
+    o.max_future_ms = cfg.engine.max_future_ms;
+    o.max_past_ms = cfg.engine.max_past_ms;
+    o.shutdown_grace_ms = (int)cfg.shutdown.grace_ms;
+    o.rule_paths = (const char *const *)cfg.engine.rules.items;
+    o.nrule_paths = cfg.engine.rules.n;
+    o.http_listen = cfg.http.enabled ? cfg.http.listen : NULL;
+
+    rc = vane_pipeline_run(&o);
+    free(cons);
+    free(prod);
+    vane_config_free(&cfg);
+    return rc;
 }

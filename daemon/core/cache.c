@@ -1,0 +1,331 @@
+#include "cache.h"
+
+#include "util/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define SLAB_ENTRIES 256
+#define MSG_SLAB     1024
+
+typedef struct slab {
+    struct slab *next;
+    vane_cache_entry_t entries[SLAB_ENTRIES];
+} slab_t;
+
+typedef struct msg_slab {
+    struct msg_slab *next;
+    vane_cache_msg_t nodes[MSG_SLAB];
+} msg_slab_t;
+
+/* Open addressing with linear probing; TOMB marks a deleted slot. */
+#define TOMB ((vane_cache_entry_t *)(uintptr_t)1)
+
+struct vane_cache {
+    vane_cache_entry_t **table; /* owned; size is a power of two */
+    size_t mask;                /* table size - 1 */
+    size_t count;               /* live entries */
+    size_t used;                /* live + tombstones (drives rehash) */
+    size_t max_entries;         /* eviction target */
+    size_t ndirty;
+    slab_t *slabs;                    /* owned */
+    vane_cache_entry_t *free_entries; /* linked through dirty_next */
+    msg_slab_t *msg_slabs;            /* owned */
+    vane_cache_msg_t *free_msgs;
+    vane_cache_entry_t *lru_head, *lru_tail;
+    vane_cache_entry_t *dirty_head;
+};
+
+static uint64_t hash_id(const char *id, size_t len)
+{
+    return XXH3_64bits(id, len);
+}
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t s = 16;
+    while (s < n)
+        s <<= 1;
+    return s;
+}
+
+vane_cache_t *vane_cache_new(size_t max_entries)
+{
+    vane_cache_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    size_t size = pow2_at_least(max_entries * 2 + 16);
+    c->table = calloc(size, sizeof *c->table);
+    if (!c->table)
+        goto err;
+    c->mask = size - 1;
+    c->max_entries = max_entries ? max_entries : 1;
+    return c;
+err:
+    free(c);
+    return NULL;
+}
+
+void vane_cache_free(vane_cache_t *c, void (*release_msg)(void *msg))
+{
+    if (!c)
+        return;
+    if (release_msg) {
+        for (size_t i = 0; i <= c->mask; i++) {
+            vane_cache_entry_t *e = c->table[i];
+            if (!e || e == TOMB)
+                continue;
+            for (vane_cache_msg_t *m = e->pending_head; m; m = m->next)
+                release_msg(m->msg);
+        }
+    }
+    for (slab_t *s = c->slabs, *n; s; s = n) {
+        n = s->next;
+        free(s);
+    }
+    for (msg_slab_t *s = c->msg_slabs, *n; s; s = n) {
+        n = s->next;
+        free(s);
+    }
+    free(c->table);
+    free(c);
+}
+
+static void lru_unlink(vane_cache_t *c, vane_cache_entry_t *e)
+{
+    if (e->lru_prev)
+        e->lru_prev->lru_next = e->lru_next;
+    else
+        c->lru_head = e->lru_next;
+    if (e->lru_next)
+        e->lru_next->lru_prev = e->lru_prev;
+    else
+        c->lru_tail = e->lru_prev;
+    e->lru_prev = e->lru_next = NULL;
+}
+
+static void lru_push_head(vane_cache_t *c, vane_cache_entry_t *e)
+{
+    e->lru_prev = NULL;
+    e->lru_next = c->lru_head;
+    if (c->lru_head)
+        c->lru_head->lru_prev = e;
+    c->lru_head = e;
+    if (!c->lru_tail)
+        c->lru_tail = e;
+}
+
+static bool key_eq(const vane_cache_entry_t *e, uint64_t h, const char *id, size_t len)
+{
+    return e->hash == h && strlen(e->cs.customer_id) == len &&
+           memcmp(e->cs.customer_id, id, len) == 0;
+}
+
+vane_cache_entry_t *vane_cache_get(vane_cache_t *c, const char *id, size_t len)
+{
+    uint64_t h = hash_id(id, len);
+    for (size_t i = h & c->mask;; i = (i + 1) & c->mask) {
+        vane_cache_entry_t *e = c->table[i];
+        if (!e)
+            return NULL;
+        if (e != TOMB && key_eq(e, h, id, len)) {
+            if (c->lru_head != e) {
+                lru_unlink(c, e);
+                lru_push_head(c, e);
+            }
+            return e;
+        }
+    }
+}
+
+/* Rebuild the table at the same or double size, dropping tombstones. */
+static int rehash(vane_cache_t *c)
+{
+    size_t size = c->mask + 1;
+    if ((c->count + 1) * 2 > size)
+        size *= 2;
+    vane_cache_entry_t **t = calloc(size, sizeof *t);
+    if (!t)
+        return VANE_ENOMEM;
+    for (size_t i = 0; i <= c->mask; i++) {
+        vane_cache_entry_t *e = c->table[i];
+        if (!e || e == TOMB)
+            continue;
+        size_t j = e->hash & (size - 1);
+        while (t[j])
+            j = (j + 1) & (size - 1);
+        t[j] = e;
+    }
+    free(c->table);
+    c->table = t;
+    c->mask = size - 1;
+    c->used = c->count;
+    return VANE_OK;
+}
+
+static vane_cache_entry_t *entry_alloc(vane_cache_t *c)
+{
+    if (!c->free_entries) {
+        slab_t *s = malloc(sizeof *s);
+        if (!s)
+            return NULL;
+        s->next = c->slabs;
+        c->slabs = s;
+        for (int i = SLAB_ENTRIES - 1; i >= 0; i--) {
+            s->entries[i].dirty_next = c->free_entries;
+            c->free_entries = &s->entries[i];
+        }
+    }
+    vane_cache_entry_t *e = c->free_entries;
+    c->free_entries = e->dirty_next;
+    return e;
+}
+
+vane_cache_entry_t *vane_cache_add(vane_cache_t *c, const char *id, size_t len, int32_t partition)
+{
+    if ((c->used + 1) * 10 > (c->mask + 1) * 7 && rehash(c) != VANE_OK)
+        return NULL;
+    vane_cache_entry_t *e = entry_alloc(c);
+    if (!e)
+        return NULL;
+    memset(e, 0, sizeof *e);
+    vane_str_t key = {id, (uint32_t)len};
+    vane_state_init(&e->cs, key);
+    e->hash = hash_id(id, len);
+    e->partition = partition;
+    e->status = VANE_CACHE_LOADING;
+    size_t i = e->hash & c->mask;
+    while (c->table[i] && c->table[i] != TOMB)
+        i = (i + 1) & c->mask;
+    if (!c->table[i])
+        c->used++;
+    c->table[i] = e;
+    c->count++;
+    lru_push_head(c, e);
+    return e;
+}
+
+void vane_cache_remove(vane_cache_t *c, vane_cache_entry_t *e)
+{
+    VANE_ASSERT(e->pins == 0 && !e->dirty && e->npending == 0);
+    for (size_t i = e->hash & c->mask;; i = (i + 1) & c->mask) {
+        VANE_ASSERT(c->table[i] != NULL);
+        if (c->table[i] == e) {
+            c->table[i] = TOMB;
+            break;
+        }
+    }
+    c->count--;
+    lru_unlink(c, e);
+    e->dirty_next = c->free_entries;
+    c->free_entries = e;
+}
+
+int vane_cache_push_pending(vane_cache_t *c, vane_cache_entry_t *e, void *msg)
+{
+    if (!c->free_msgs) {
+        msg_slab_t *s = malloc(sizeof *s);
+        if (!s)
+            return VANE_ENOMEM;
+        s->next = c->msg_slabs;
+        c->msg_slabs = s;
+        for (int i = MSG_SLAB - 1; i >= 0; i--) {
+            s->nodes[i].next = c->free_msgs;
+            c->free_msgs = &s->nodes[i];
+        }
+    }
+    vane_cache_msg_t *m = c->free_msgs;
+    c->free_msgs = m->next;
+    m->msg = msg;
+    m->next = NULL;
+    if (e->pending_tail)
+        e->pending_tail->next = m;
+    else
+        e->pending_head = m;
+    e->pending_tail = m;
+    e->npending++;
+    return VANE_OK;
+}
+
+void *vane_cache_pop_pending(vane_cache_t *c, vane_cache_entry_t *e)
+{
+    vane_cache_msg_t *m = e->pending_head;
+    if (!m)
+        return NULL;
+    e->pending_head = m->next;
+    if (!e->pending_head)
+        e->pending_tail = NULL;
+    e->npending--;
+    void *msg = m->msg;
+    m->next = c->free_msgs;
+    c->free_msgs = m;
+    return msg;
+}
+
+void vane_cache_mark_dirty(vane_cache_t *c, vane_cache_entry_t *e)
+{
+    if (e->dirty)
+        return;
+    e->dirty = 1;
+    e->dirty_next = c->dirty_head;
+    c->dirty_head = e;
+    c->ndirty++;
+}
+
+vane_cache_entry_t *vane_cache_take_dirty(vane_cache_t *c)
+{
+    vane_cache_entry_t *head = c->dirty_head;
+    for (vane_cache_entry_t *e = head; e; e = e->dirty_next)
+        e->dirty = 0;
+    c->dirty_head = NULL;
+    c->ndirty = 0;
+    return head;
+}
+
+static bool evictable(const vane_cache_entry_t *e)
+{
+    return e->status == VANE_CACHE_READY && !e->dirty && e->pins == 0 && e->npending == 0;
+}
+
+size_t vane_cache_evict(vane_cache_t *c, int32_t partition)
+{
+    size_t n = 0;
+    if (partition >= 0) {
+        for (vane_cache_entry_t *e = c->lru_tail, *prev; e; e = prev) {
+            prev = e->lru_prev;
+            if (e->partition == partition && evictable(e)) {
+                vane_cache_remove(c, e);
+                n++;
+            }
+        }
+        return n;
+    }
+    for (vane_cache_entry_t *e = c->lru_tail, *prev; e && c->count > c->max_entries; e = prev) {
+        prev = e->lru_prev;
+        if (evictable(e)) {
+            vane_cache_remove(c, e);
+            n++;
+        }
+    }
+    return n;
+}
+
+size_t vane_cache_count(const vane_cache_t *c)
+{
+    return c->count;
+}
+
+size_t vane_cache_dirty_count(const vane_cache_t *c)
+{
+    return c->ndirty;
+}
+
+void vane_cache_foreach(vane_cache_t *c, void (*fn)(vane_cache_entry_t *e, void *arg), void *arg)
+{
+    for (size_t i = 0; i <= c->mask; i++) {
+        vane_cache_entry_t *e = c->table[i];
+        if (e && e != TOMB)
+            fn(e, arg);
+    }
+}

@@ -1,0 +1,87 @@
+/* cache.h - the in-memory cache of customer states, for the partitions this instance owns.
+ *
+ * A cache maps customer_id -> vane_cache_entry_t. Each entry holds one vane_state_t and the
+ * bookkeeping the daemon needs around it:
+ *   - status: LOADING while its GET to Redis is in flight, READY once the state is known;
+ *   - a FIFO of messages that arrived while LOADING (per-customer order across cache misses:
+ *     those wait, other customers go on). Messages are opaque void* to the cache;
+ *   - dirty: applied events not yet written back; dirty entries form a list for the flush;
+ *   - pins: in-flight Redis writes referencing the entry (an entry is never evicted or freed
+ *     while pinned, so Redis callbacks may hold entry pointers);
+ *   - an LRU list, so clean READY entries are evicted beyond the configured limit.
+ *
+ * Memory: entries come from slabs that are never returned to the OS while the cache lives,
+ * and the hash table is sized once for the limit, so a warmed-up cache does not allocate.
+ * Entry pointers are stable for the entry's lifetime. Pure bookkeeping: no I/O, loop thread.
+ */
+#ifndef VANE_CACHE_H
+#define VANE_CACHE_H
+
+#include "engine/state.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum vane_cache_status {
+    VANE_CACHE_LOADING = 0, /* GET in flight; messages queue up in pending */
+    VANE_CACHE_READY = 1,   /* state valid */
+} vane_cache_status_t;
+
+typedef struct vane_cache_msg {
+    void *msg;                   /* opaque to the cache (the daemon's Kafka message) */
+    struct vane_cache_msg *next; /* FIFO link */
+} vane_cache_msg_t;
+
+typedef struct vane_cache_entry {
+    vane_state_t cs;     /* the customer's state; cs.customer_id is the key */
+    uint64_t hash;       /* hash of the key */
+    int32_t partition;   /* Kafka partition the customer's events come from */
+    uint8_t status;      /* vane_cache_status_t */
+    uint8_t dirty;       /* on the dirty list */
+    uint8_t load_failed; /* last GET failed: retry before applying */
+    uint32_t pins;       /* in-flight operations holding this pointer */
+    uint32_t npending;   /* messages in the pending FIFO */
+    vane_cache_msg_t *pending_head, *pending_tail;
+    struct vane_cache_entry *lru_prev, *lru_next; /* most recent at head */
+    struct vane_cache_entry *dirty_next;          /* dirty list link */
+} vane_cache_entry_t;
+
+typedef struct vane_cache vane_cache_t;
+
+/* Create a cache sized for max_entries READY states (a soft limit: LOADING, dirty and pinned
+ * entries are never evicted, so the count can exceed it briefly). NULL on allocation failure. */
+vane_cache_t *vane_cache_new(size_t max_entries);
+/* Free the cache and every entry. Pending messages are handed to release_msg (may be NULL). */
+void vane_cache_free(vane_cache_t *c, void (*release_msg)(void *msg));
+
+/* Find a customer's entry; NULL when absent. Touches the LRU. */
+vane_cache_entry_t *vane_cache_get(vane_cache_t *c, const char *id, size_t len);
+/* Insert a new LOADING entry for id (must be absent). NULL on allocation failure. */
+vane_cache_entry_t *vane_cache_add(vane_cache_t *c, const char *id, size_t len, int32_t partition);
+/* Remove and free an entry (must be unpinned, clean and without pending messages). */
+void vane_cache_remove(vane_cache_t *c, vane_cache_entry_t *e);
+
+/* Queue msg behind e's load. Returns 0 or VANE_ENOMEM. */
+int vane_cache_push_pending(vane_cache_t *c, vane_cache_entry_t *e, void *msg);
+/* Pop the oldest pending message of e; NULL when none. */
+void *vane_cache_pop_pending(vane_cache_t *c, vane_cache_entry_t *e);
+
+/* Mark e dirty (idempotent). */
+void vane_cache_mark_dirty(vane_cache_t *c, vane_cache_entry_t *e);
+/* Detach the whole dirty list (entries keep dirty = 0 after this); returns its head, linked
+ * through dirty_next. The caller writes them back and re-marks failures dirty. */
+vane_cache_entry_t *vane_cache_take_dirty(vane_cache_t *c);
+
+/* Evict clean, unpinned READY entries from the LRU tail until the count is within the limit
+ * (or, with partition >= 0, every such entry of that partition regardless of the limit).
+ * Returns the number evicted. */
+size_t vane_cache_evict(vane_cache_t *c, int32_t partition);
+
+size_t vane_cache_count(const vane_cache_t *c);
+size_t vane_cache_dirty_count(const vane_cache_t *c);
+
+/* Call fn on every entry (any order); fn must not add or remove entries. */
+void vane_cache_foreach(vane_cache_t *c, void (*fn)(vane_cache_entry_t *e, void *arg), void *arg);
+
+#endif

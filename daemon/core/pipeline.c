@@ -1,0 +1,852 @@
+/* pipeline.c - see pipeline.h for the contract.
+ *
+ * Write-back epochs. Alerts and dead letters are tagged with the open epoch number. A flush
+ * closes the open epoch: it snapshots, per partition, the highest offset up to which every
+ * message has been applied, writes every dirty state (one SET each, pipelined), and completes
+ * when all those SETs are acknowledged and no message tagged with this or an older epoch is
+ * still unacknowledged by Kafka. Only then are the snapshot offsets stored for commit. A
+ * failed SET re-marks its state dirty and the epoch commits nothing; the next flush covers it.
+ */
+#include "pipeline.h"
+
+#include "cache.h"
+#include "offsets.h"
+
+#include "engine/codec.h"
+#include "engine/engine.h"
+#include "engine/rules.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EPOCH_RING     1024
+#define MAX_PARTITIONS 4096
+
+typedef enum run_state {
+    RUN_STARTING = 0,
+    RUN_RUNNING,
+    RUN_DRAINING, /* signal received: no new input, finishing loads, flushing */
+    RUN_CLOSING,  /* handles closing */
+} run_state_t;
+
+struct vane_pipeline {
+    const vane_pipeline_opts_t *opts;
+    uv_loop_t loop;
+    run_state_t state;
+    int exit_code;
+
+    vane_kafka_source_t *src;
+    vane_alert_sink_t *sink;
+    vane_state_store_t *store;
+    vane_cache_t *cache;
+    vane_offsets_t *offsets;
+    vane_decoder_t *dec;
+    vane_engine_t *eng;
+    vane_ruleset_t *rs; /* owned; the engine borrows it */
+
+    vane_alert_batch_t batch; /* scratch for one engine call */
+    vane_buf_t statebuf;      /* scratch for one state encoding */
+
+    /* Epochs. */
+    uint64_t open_epoch;              /* tag for messages produced now */
+    uint64_t acked_floor;             /* every epoch below this is fully acknowledged */
+    uint32_t outstanding[EPOCH_RING]; /* unacknowledged messages per epoch */
+    uint64_t outstanding_total;
+    bool flushing;
+    bool flush_failed;
+    uint64_t flush_epoch;
+    uint32_t flush_pending; /* SETs in flight */
+    uint64_t flush_started_ns;
+    int64_t *snap;      /* per partition: applied offset at flush start, -1 none (owned) */
+    int64_t *committed; /* per partition: last offset stored for commit (owned) */
+
+    /* Partition hand-over. */
+    bool *revoking; /* per partition (owned) */
+    bool revoke_pending;
+    bool revoke_lost;
+
+    size_t waiting; /* messages waiting for state loads */
+    bool paused_waiting, paused_store, paused_outstanding;
+    bool store_up;
+
+    uv_timer_t flush_timer;
+    uv_timer_t house_timer;
+    uv_timer_t grace_timer;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    int closing_handles;
+
+    vane_pipeline_stats_t stats;
+    int64_t max_event_time_ms;
+    int64_t last_report_ms;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void update_pause(vane_pipeline_t *pl);
+static void arm_flush_timer(vane_pipeline_t *pl);
+static void maybe_flush(vane_pipeline_t *pl, bool force);
+static void check_flush_done(vane_pipeline_t *pl);
+static void maybe_finish_revoke(vane_pipeline_t *pl);
+static void maybe_finish_drain(vane_pipeline_t *pl);
+
+/* ---------------------------------------------------------------------------------------
+ * Applying events
+ * ------------------------------------------------------------------------------------- */
+
+static void count_reject(vane_pipeline_t *pl, rd_kafka_message_t *m, const vane_decode_error_t *de)
+{
+    pl->stats.rejected[de->reason < 32 ? de->reason : 0]++;
+    VANE_LOG(VANE_LOG_WARN, "engine", "rejected message %s[%d]@%lld: %s: %s%s%s",
+             rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
+             vane_reject_name(de->reason), de->field, de->field[0] ? ": " : "", de->msg);
+    if (vane_alert_sink_dlq(pl->sink, m, de, pl->open_epoch) > 0) {
+        pl->outstanding[pl->open_epoch % EPOCH_RING]++;
+        pl->outstanding_total++;
+    }
+}
+
+/* Decode and validate m into *ev. Returns 0, or a reject already counted. */
+static int decode(vane_pipeline_t *pl, rd_kafka_message_t *m, vane_event_t *ev, bool count)
+{
+    vane_decode_error_t de;
+    memset(&de, 0, sizeof de);
+    const char *ct = NULL;
+    size_t ctlen = 0;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
+        const void *v = NULL;
+        if (rd_kafka_header_get_last(hdrs, "content-type", &v, &ctlen) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+            ct = v;
+    }
+    if (m->len > pl->opts->max_message_bytes) {
+        de.reason = VANE_REJECT_TOO_LARGE;
+        snprintf(de.msg, sizeof de.msg, "%zu bytes > max_message_bytes %zu", m->len,
+                 pl->opts->max_message_bytes);
+        goto reject;
+    }
+    vane_format_t fmt =
+        vane_format_detect(ct, ctlen, (vane_format_t)pl->opts->input_format, m->payload, m->len);
+    if (vane_decoder_decode(pl->dec, m->payload, m->len, fmt, ev, &de) != VANE_OK)
+        goto reject;
+    if (m->key_len &&
+        (m->key_len != ev->customer_id.len || memcmp(m->key, ev->customer_id.p, m->key_len) != 0)) {
+        de.reason = VANE_REJECT_KEY_MISMATCH;
+        snprintf(de.field, sizeof de.field, "customer_id");
+        snprintf(de.msg, sizeof de.msg, "message key differs from customer_id");
+        goto reject;
+    }
+    int64_t now = wall_ms();
+    if (ev->event_time_ms > now + pl->opts->max_future_ms ||
+        ev->event_time_ms < now - pl->opts->max_past_ms) {
+        de.reason = VANE_REJECT_BAD_TIME;
+        snprintf(de.field, sizeof de.field, "event_time_ms");
+        snprintf(de.msg, sizeof de.msg, "event time %lld is %s the accepted range",
+                 (long long)ev->event_time_ms, ev->event_time_ms > now ? "ahead of" : "behind");
+        goto reject;
+    }
+    return VANE_OK;
+reject:
+    if (count)
+        count_reject(pl, m, &de);
+    return VANE_EPARSE;
+}
+
+static void emit_alerts(vane_pipeline_t *pl, int64_t now)
+{
+    for (uint32_t i = 0; i < pl->batch.count; i++) {
+        vane_alert_t *a = &pl->batch.alerts[i];
+        if (vane_alert_sink_alert(pl->sink, a, now, pl->open_epoch) != VANE_OK)
+            continue; /* logged by the sink */
+        pl->outstanding[pl->open_epoch % EPOCH_RING]++;
+        pl->outstanding_total++;
+        pl->stats.alerts++;
+        pl->stats.alerts_by_kind[(unsigned)a->kind < 16 ? (unsigned)a->kind : 0]++;
+    }
+    pl->batch.count = 0;
+}
+
+/* Apply a decoded event to a READY entry. */
+static void apply(vane_pipeline_t *pl, vane_cache_entry_t *e, const vane_event_t *ev,
+                  const rd_kafka_message_t *m)
+{
+    vane_state_t *cs = &e->cs;
+    if (cs->last_partition == m->partition && m->offset <= cs->last_offset) {
+        pl->stats.replay_skipped++;
+        return;
+    }
+    int64_t now = wall_ms();
+    pl->batch.count = 0;
+    int rc = vane_engine_process(pl->eng, cs, ev, now, &pl->batch);
+    if (rc == VANE_EDUP)
+        pl->stats.duplicates++;
+    else if (rc == VANE_ELATE)
+        pl->stats.late++;
+    cs->last_partition = m->partition;
+    cs->last_offset = m->offset;
+    vane_cache_mark_dirty(pl->cache, e);
+    pl->stats.applied++;
+    pl->stats.last_applied_wall_ms = now;
+    if (ev->event_time_ms > pl->max_event_time_ms)
+        pl->max_event_time_ms = ev->event_time_ms;
+    if (pl->batch.count)
+        emit_alerts(pl, now);
+}
+
+static void on_state_loaded(void *arg, int status, const char *bytes, size_t len);
+
+static void issue_load(vane_pipeline_t *pl, vane_cache_entry_t *e)
+{
+    e->load_failed = 0;
+    if (vane_state_store_get(pl->store, e->cs.customer_id, on_state_loaded, e) != VANE_OK) {
+        e->load_failed = 1; /* retried when Redis is back */
+        return;
+    }
+    e->pins++;
+}
+
+/* The pipeline pointer for Redis callbacks that only carry an entry. One pipeline per
+ * process (the daemon), so a static is the honest representation. */
+static vane_pipeline_t *the_pipeline;
+
+static void drain_pending(vane_pipeline_t *pl, vane_cache_entry_t *e)
+{
+    rd_kafka_message_t *m;
+    while ((m = vane_cache_pop_pending(pl->cache, e)) != NULL) {
+        pl->waiting--;
+        vane_event_t ev;
+        if (vane_offsets_assigned(pl->offsets, m->partition) && !pl->revoke_lost &&
+            decode(pl, m, &ev, false) == VANE_OK)
+            apply(pl, e, &ev, m);
+        vane_offsets_done_offset(pl->offsets, m->partition, m->offset);
+        rd_kafka_message_destroy(m);
+    }
+}
+
+static void on_state_loaded(void *arg, int status, const char *bytes, size_t len)
+{
+    vane_cache_entry_t *e = arg;
+    vane_pipeline_t *pl = the_pipeline;
+    e->pins--;
+    if (status != VANE_OK) {
+        e->load_failed = 1;
+        return; /* the connection is down; reloaded when it is back */
+    }
+    if (bytes) {
+        char id[VANE_ID_MAX + 1];
+        memcpy(id, e->cs.customer_id, sizeof id);
+        int rc = vane_state_decode(&e->cs, bytes, len);
+        if (rc != VANE_OK) {
+            pl->stats.state_decode_errors++;
+            VANE_LOG(VANE_LOG_ERROR, "redis",
+                     "stored state of a customer is unreadable (%s); starting it afresh",
+                     vane_strerror(rc));
+            vane_state_init(&e->cs, vane_str_c(id));
+        }
+    }
+    e->status = VANE_CACHE_READY;
+    drain_pending(pl, e);
+    update_pause(pl);
+    maybe_finish_revoke(pl);
+    maybe_finish_drain(pl);
+}
+
+static void process_message(vane_pipeline_t *pl, rd_kafka_message_t *m)
+{
+    pl->stats.consumed++;
+    if (pl->stats.first_event_wall_ms == 0)
+        pl->stats.first_event_wall_ms = wall_ms();
+    int32_t p = m->partition;
+    if (p < 0 || p >= MAX_PARTITIONS || pl->revoking[p] || !vane_offsets_assigned(pl->offsets, p)) {
+        pl->stats.dropped_revoked++;
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    vane_offsets_consumed(pl->offsets, p, m->offset);
+    vane_event_t ev;
+    if (decode(pl, m, &ev, true) != VANE_OK) {
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    pl->stats.decoded++;
+    vane_cache_entry_t *e = vane_cache_get(pl->cache, ev.customer_id.p, ev.customer_id.len);
+    if (e && e->status == VANE_CACHE_READY) {
+        pl->stats.cache_hits++;
+        apply(pl, e, &ev, m);
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if (!e) {
+        pl->stats.cache_misses++;
+        e = vane_cache_add(pl->cache, ev.customer_id.p, ev.customer_id.len, p);
+        if (!e) {
+            VANE_LOG(VANE_LOG_ERROR, "engine", "out of memory adding a customer to the cache");
+            pl->exit_code = 1;
+            rd_kafka_message_destroy(m);
+            return;
+        }
+        issue_load(pl, e);
+    }
+    /* Wait behind the load (per-customer order holds; other customers go on). */
+    if (vane_offsets_wait(pl->offsets, p, m->offset) < 0 ||
+        vane_cache_push_pending(pl->cache, e, m) != VANE_OK) {
+        VANE_LOG(VANE_LOG_ERROR, "engine", "out of memory queueing a message");
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    pl->waiting++;
+}
+
+static void on_batch(void *arg, rd_kafka_message_t **msgs, size_t n)
+{
+    vane_pipeline_t *pl = arg;
+    for (size_t i = 0; i < n; i++)
+        process_message(pl, msgs[i]);
+    update_pause(pl);
+    if (vane_cache_dirty_count(pl->cache) >= pl->opts->flush_max_dirty)
+        maybe_flush(pl, true);
+    arm_flush_timer(pl);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Backpressure
+ * ------------------------------------------------------------------------------------- */
+
+static void update_pause(vane_pipeline_t *pl)
+{
+    if (pl->state == RUN_CLOSING || !pl->src)
+        return;
+    if (pl->waiting >= pl->opts->max_waiting)
+        pl->paused_waiting = true;
+    else if (pl->waiting <= pl->opts->max_waiting / 2)
+        pl->paused_waiting = false;
+    if (pl->outstanding_total >= pl->opts->max_outstanding ||
+        pl->open_epoch - pl->acked_floor >= EPOCH_RING - 2)
+        pl->paused_outstanding = true;
+    else if (pl->outstanding_total <= pl->opts->max_outstanding / 2)
+        pl->paused_outstanding = false;
+    pl->paused_store = !pl->store_up;
+    bool pause = pl->paused_waiting || pl->paused_outstanding || pl->paused_store ||
+                 pl->state >= RUN_DRAINING;
+    if (pause != vane_kafka_source_paused(pl->src)) {
+        if (pause) {
+            pl->stats.pauses++;
+            VANE_LOG(VANE_LOG_INFO, "kafka", "consumption paused (%s)",
+                     pl->state >= RUN_DRAINING ? "shutting down"
+                     : pl->paused_store        ? "redis unreachable"
+                     : pl->paused_waiting      ? "too many messages waiting for state loads"
+                                               : "too many unacknowledged alerts");
+        } else {
+            VANE_LOG(VANE_LOG_INFO, "kafka", "consumption resumed");
+        }
+        vane_kafka_source_pause(pl->src, pause);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Write-back
+ * ------------------------------------------------------------------------------------- */
+
+static void on_state_written(void *arg, int status)
+{
+    vane_cache_entry_t *e = arg;
+    vane_pipeline_t *pl = the_pipeline;
+    e->pins--;
+    pl->flush_pending--;
+    if (status != VANE_OK) {
+        pl->flush_failed = true;
+        vane_cache_mark_dirty(pl->cache, e);
+    } else {
+        pl->stats.states_written++;
+    }
+    check_flush_done(pl);
+}
+
+static void maybe_flush(vane_pipeline_t *pl, bool force)
+{
+    (void)force;
+    if (pl->flushing || !pl->store_up || pl->state == RUN_CLOSING)
+        return;
+    if (pl->open_epoch - pl->acked_floor >= EPOCH_RING - 1)
+        return; /* too many epochs waiting for Kafka acknowledgements */
+    bool any_dirty = vane_cache_dirty_count(pl->cache) > 0;
+    bool any_progress = false;
+    for (int32_t p = vane_offsets_next(pl->offsets, -1); p >= 0;
+         p = vane_offsets_next(pl->offsets, p)) {
+        int64_t a = vane_offsets_applied(pl->offsets, p);
+        pl->snap[p] = a;
+        if (a > pl->committed[p])
+            any_progress = true;
+    }
+    if (!any_dirty && !any_progress && pl->outstanding_total == 0)
+        return;
+    pl->flushing = true;
+    pl->flush_failed = false;
+    pl->flush_epoch = pl->open_epoch++;
+    pl->flush_started_ns = uv_hrtime();
+    pl->stats.flushes++;
+    vane_cache_entry_t *e = vane_cache_take_dirty(pl->cache);
+    while (e) {
+        vane_cache_entry_t *next = e->dirty_next;
+        vane_buf_reset(&pl->statebuf);
+        if (vane_state_encode(&e->cs, &pl->statebuf) != VANE_OK ||
+            vane_state_store_set(pl->store, e->cs.customer_id, pl->statebuf.data, pl->statebuf.len,
+                                 on_state_written, e) != VANE_OK) {
+            pl->flush_failed = true;
+            vane_cache_mark_dirty(pl->cache, e);
+        } else {
+            e->pins++;
+            pl->flush_pending++;
+        }
+        e = next;
+    }
+    check_flush_done(pl);
+}
+
+static void check_flush_done(vane_pipeline_t *pl)
+{
+    if (!pl->flushing || pl->flush_pending > 0)
+        return;
+    while (pl->acked_floor < pl->open_epoch && pl->outstanding[pl->acked_floor % EPOCH_RING] == 0)
+        pl->acked_floor++;
+    if (pl->acked_floor <= pl->flush_epoch)
+        return; /* alerts of this epoch still unacknowledged: on_delivered calls again */
+    pl->flushing = false;
+    pl->stats.flush_seconds_sum += (double)(uv_hrtime() - pl->flush_started_ns) / 1e9;
+    if (pl->flush_failed) {
+        pl->stats.flush_failures++;
+    } else {
+        for (int32_t p = vane_offsets_next(pl->offsets, -1); p >= 0;
+             p = vane_offsets_next(pl->offsets, p)) {
+            if (pl->snap[p] > pl->committed[p] &&
+                vane_kafka_source_store(pl->src, p, pl->snap[p] + 1) == VANE_OK)
+                pl->committed[p] = pl->snap[p];
+        }
+    }
+    pl->stats.cache_evictions += vane_cache_evict(pl->cache, -1);
+    maybe_finish_revoke(pl);
+    maybe_finish_drain(pl);
+    /* More work arrived meanwhile: the timer (or the drain path) picks it up. */
+    arm_flush_timer(pl);
+}
+
+static void on_delivered(void *arg, uint64_t tag)
+{
+    vane_pipeline_t *pl = arg;
+    pl->outstanding[tag % EPOCH_RING]--;
+    pl->outstanding_total--;
+    check_flush_done(pl);
+    update_pause(pl);
+}
+
+static void flush_timer_cb(uv_timer_t *t)
+{
+    vane_pipeline_t *pl = t->data;
+    maybe_flush(pl, false);
+    /* Idle: no timer wakeups at all while nothing is dirty (~0% CPU without traffic). */
+    if (!vane_cache_dirty_count(pl->cache) && !pl->flushing)
+        uv_timer_stop(t);
+}
+
+static void arm_flush_timer(vane_pipeline_t *pl)
+{
+    if (pl->state == RUN_CLOSING || !vane_cache_dirty_count(pl->cache))
+        return;
+    if (!uv_is_active((uv_handle_t *)&pl->flush_timer))
+        uv_timer_start(&pl->flush_timer, flush_timer_cb, (uint64_t)pl->opts->flush_interval_ms,
+                       (uint64_t)pl->opts->flush_interval_ms);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Rebalances
+ * ------------------------------------------------------------------------------------- */
+
+static void on_assign(void *arg, const rd_kafka_topic_partition_list_t *parts)
+{
+    vane_pipeline_t *pl = arg;
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p < 0 || p >= MAX_PARTITIONS)
+            continue;
+        vane_offsets_assign(pl->offsets, p);
+        pl->revoking[p] = false;
+        pl->snap[p] = pl->committed[p] = -1;
+    }
+    if (pl->state == RUN_STARTING)
+        pl->state = RUN_RUNNING;
+}
+
+static void finish_revoke(vane_pipeline_t *pl)
+{
+    if (!pl->revoke_lost)
+        vane_kafka_source_commit(pl->src);
+    for (int32_t p = 0; p < MAX_PARTITIONS; p++) {
+        if (!pl->revoking[p])
+            continue;
+        pl->stats.cache_evictions += vane_cache_evict(pl->cache, p);
+        vane_offsets_revoke(pl->offsets, p);
+        pl->revoking[p] = false;
+    }
+    pl->revoke_pending = false;
+    pl->revoke_lost = false;
+    vane_kafka_source_revoke_done(pl->src);
+}
+
+static void maybe_finish_revoke(vane_pipeline_t *pl)
+{
+    if (!pl->revoke_pending)
+        return;
+    for (int32_t p = 0; p < MAX_PARTITIONS; p++) {
+        if (pl->revoking[p] && vane_offsets_waiting(pl->offsets, p) > 0)
+            return; /* loads in flight for a revoked partition */
+    }
+    if (pl->revoke_lost) {
+        /* Lost: another member owns these partitions already; writing our states could
+         * overwrite newer ones, so their unflushed changes are dropped (their events are
+         * beyond the committed offset and will be applied again by the new owner). */
+        finish_revoke(pl);
+        return;
+    }
+    if (pl->flushing)
+        return;
+    if (vane_cache_dirty_count(pl->cache) > 0 || pl->outstanding_total > 0) {
+        maybe_flush(pl, true);
+        return;
+    }
+    /* Store the final offsets of the revoked partitions, then commit and release. */
+    for (int32_t p = 0; p < MAX_PARTITIONS; p++) {
+        if (!pl->revoking[p])
+            continue;
+        int64_t a = vane_offsets_applied(pl->offsets, p);
+        if (a > pl->committed[p] && vane_kafka_source_store(pl->src, p, a + 1) == VANE_OK)
+            pl->committed[p] = a;
+    }
+    finish_revoke(pl);
+}
+
+static void on_revoke(void *arg, const rd_kafka_topic_partition_list_t *parts, bool lost)
+{
+    vane_pipeline_t *pl = arg;
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p >= 0 && p < MAX_PARTITIONS && vane_offsets_assigned(pl->offsets, p))
+            pl->revoking[p] = true;
+    }
+    pl->revoke_pending = true;
+    pl->revoke_lost = lost;
+    maybe_finish_revoke(pl);
+}
+
+static void on_fatal(void *arg, const char *why)
+{
+    vane_pipeline_t *pl = arg;
+    (void)why;
+    pl->exit_code = 1;
+    if (pl->state < RUN_DRAINING)
+        raise(SIGTERM);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Redis up/down
+ * ------------------------------------------------------------------------------------- */
+
+static void retry_load_cb(vane_cache_entry_t *e, void *arg)
+{
+    vane_pipeline_t *pl = arg;
+    if (e->status == VANE_CACHE_LOADING && e->load_failed && e->pins == 0)
+        issue_load(pl, e);
+}
+
+static void on_store_state(void *arg, bool up, const char *why)
+{
+    vane_pipeline_t *pl = arg;
+    pl->store_up = up;
+    if (up) {
+        vane_cache_foreach(pl->cache, retry_load_cb, pl);
+        maybe_flush(pl, true);
+    } else {
+        VANE_LOG(VANE_LOG_WARN, "redis", "state store unavailable (%s): pausing consumption", why);
+    }
+    update_pause(pl);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Housekeeping, signals, shutdown
+ * ------------------------------------------------------------------------------------- */
+
+static void reload_rules(vane_pipeline_t *pl)
+{
+    vane_diags_t diags = VANE_DIAGS_INIT;
+    vane_ruleset_t *rs = vane_ruleset_load(pl->opts->rule_paths, pl->opts->nrule_paths, &diags);
+    for (size_t i = 0; i < diags.n; i++) {
+        const vane_diag_t *d = &diags.v[i];
+        VANE_LOG(d->level == VANE_DIAG_ERROR ? VANE_LOG_ERROR : VANE_LOG_WARN, "rules",
+                 "%s:%d:%d: %s [%s]", d->file, d->line, d->col, d->msg, d->code);
+    }
+    vane_diags_free(&diags);
+    if (!rs) {
+        pl->stats.rule_reload_failures++;
+        VANE_LOG(VANE_LOG_ERROR, "rules", "reload failed; keeping the current rules");
+        return;
+    }
+    vane_engine_set_rules(pl->eng, rs);
+    vane_ruleset_free(pl->rs);
+    pl->rs = rs;
+    pl->stats.rule_reloads++;
+    VANE_LOG(VANE_LOG_INFO, "rules", "reloaded %zu rule(s)", vane_ruleset_count(rs));
+}
+
+static void house_cb(uv_timer_t *t)
+{
+    vane_pipeline_t *pl = t->data;
+    int64_t now = wall_ms();
+    pl->stats.cache_evictions += vane_cache_evict(pl->cache, -1);
+    maybe_flush(pl, false); /* offsets may have advanced without any dirty state */
+    /* Progress report: every second at debug level while counters move, every 10 s at info. */
+    static uint64_t last_consumed = UINT64_MAX, last_written = UINT64_MAX;
+    bool moved = pl->stats.consumed != last_consumed || pl->stats.states_written != last_written;
+    bool info = moved && now - pl->last_report_ms >= 10000;
+    if (moved && (info || vane_log_level <= VANE_LOG_DEBUG)) {
+        if (info)
+            pl->last_report_ms = now;
+        last_consumed = pl->stats.consumed;
+        last_written = pl->stats.states_written;
+        VANE_LOG(info ? VANE_LOG_INFO : VANE_LOG_DEBUG, "main",
+                 "progress: consumed=%llu applied=%llu skipped=%llu rejected=%llu alerts=%llu "
+                 "cached=%zu dirty=%zu waiting=%zu written=%llu",
+                 (unsigned long long)pl->stats.consumed, (unsigned long long)pl->stats.applied,
+                 (unsigned long long)pl->stats.replay_skipped,
+                 (unsigned long long)(pl->stats.consumed - pl->stats.decoded -
+                                      pl->stats.dropped_revoked),
+                 (unsigned long long)pl->stats.alerts, vane_cache_count(pl->cache),
+                 vane_cache_dirty_count(pl->cache), pl->waiting,
+                 (unsigned long long)pl->stats.states_written);
+    }
+}
+
+static void close_all(vane_pipeline_t *pl);
+
+static void maybe_finish_drain(vane_pipeline_t *pl)
+{
+    if (pl->state != RUN_DRAINING)
+        return;
+    if (pl->waiting > 0 || pl->flushing)
+        return;
+    if (vane_cache_dirty_count(pl->cache) > 0 || pl->outstanding_total > 0) {
+        maybe_flush(pl, true);
+        return;
+    }
+    /* Everything applied is durable and acknowledged: store the final offsets. */
+    for (int32_t p = vane_offsets_next(pl->offsets, -1); p >= 0;
+         p = vane_offsets_next(pl->offsets, p)) {
+        int64_t a = vane_offsets_applied(pl->offsets, p);
+        if (a > pl->committed[p] && vane_kafka_source_store(pl->src, p, a + 1) == VANE_OK)
+            pl->committed[p] = a;
+    }
+    close_all(pl);
+}
+
+static void grace_cb(uv_timer_t *t)
+{
+    vane_pipeline_t *pl = t->data;
+    VANE_LOG(VANE_LOG_ERROR, "main",
+             "shutdown grace period expired with %zu dirty state(s), %zu waiting message(s) and "
+             "%llu unacknowledged alert(s); offsets of unfinished work are not committed",
+             vane_cache_dirty_count(pl->cache), pl->waiting,
+             (unsigned long long)pl->outstanding_total);
+    pl->exit_code = 1;
+    close_all(pl);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    vane_pipeline_t *pl = h->data;
+    if (signum == SIGHUP) {
+        reload_rules(pl);
+        return;
+    }
+    if (pl->state >= RUN_DRAINING) {
+        VANE_LOG(VANE_LOG_WARN, "main", "second signal: stopping now");
+        pl->exit_code = 1;
+        close_all(pl);
+        return;
+    }
+    VANE_LOG(VANE_LOG_INFO, "main", "%s: draining, flushing and committing (grace %d ms)",
+             strsignal(signum), pl->opts->shutdown_grace_ms);
+    pl->state = RUN_DRAINING;
+    update_pause(pl);
+    uv_timer_start(&pl->grace_timer, grace_cb, (uint64_t)pl->opts->shutdown_grace_ms, 0);
+    maybe_finish_drain(pl);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    vane_pipeline_t *pl = h->data;
+    pl->closing_handles--;
+}
+
+static void component_closed(void *arg)
+{
+    vane_pipeline_t *pl = arg;
+    pl->closing_handles--;
+}
+
+static void close_all(vane_pipeline_t *pl)
+{
+    if (pl->state == RUN_CLOSING)
+        return;
+    pl->state = RUN_CLOSING;
+    pl->store_up = false;
+    uv_handle_t *handles[] = {
+        (uv_handle_t *)&pl->flush_timer, (uv_handle_t *)&pl->house_timer,
+        (uv_handle_t *)&pl->grace_timer, (uv_handle_t *)&pl->sig_term,
+        (uv_handle_t *)&pl->sig_int,     (uv_handle_t *)&pl->sig_hup,
+    };
+    for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++) {
+        pl->closing_handles++;
+        uv_close(handles[i], handle_closed);
+    }
+    /* Consumer first (leaves the group, commits stored offsets), then the producer (waits for
+     * outstanding deliveries), then Redis. */
+    pl->closing_handles += 3;
+    vane_kafka_source_close(pl->src, component_closed, pl);
+    pl->src = NULL;
+    vane_alert_sink_close(pl->sink, 5000, component_closed, pl);
+    pl->sink = NULL;
+    vane_state_store_close(pl->store, component_closed, pl);
+    pl->store = NULL;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Run
+ * ------------------------------------------------------------------------------------- */
+
+static void release_msg(void *m)
+{
+    rd_kafka_message_destroy(m);
+}
+
+int vane_pipeline_run(const vane_pipeline_opts_t *opts)
+{
+    vane_pipeline_t *pl = calloc(1, sizeof *pl);
+    if (!pl) {
+        VANE_LOG(VANE_LOG_ERROR, "main", "out of memory");
+        return 1;
+    }
+    the_pipeline = pl;
+    pl->opts = opts;
+    int rc = 1;
+    char err[512] = "";
+
+    /* Startup steps, in order; teardown below runs in reverse. */
+    vane_diags_t diags = VANE_DIAGS_INIT;
+    pl->rs = vane_ruleset_load(opts->rule_paths, opts->nrule_paths, &diags);
+    for (size_t i = 0; i < diags.n; i++) {
+        const vane_diag_t *d = &diags.v[i];
+        VANE_LOG(d->level == VANE_DIAG_ERROR ? VANE_LOG_ERROR : VANE_LOG_WARN, "rules",
+                 "%s:%d:%d: %s [%s]", d->file, d->line, d->col, d->msg, d->code);
+    }
+    vane_diags_free(&diags);
+    if (!pl->rs) {
+        VANE_LOG(VANE_LOG_ERROR, "rules", "cannot start without valid rules");
+        goto out;
+    }
+    pl->eng = vane_engine_new(pl->rs);
+    pl->dec = vane_decoder_new(opts->max_message_bytes);
+    pl->cache = vane_cache_new(opts->cache_max);
+    pl->offsets = vane_offsets_new();
+    pl->snap = malloc(MAX_PARTITIONS * sizeof *pl->snap);
+    pl->committed = malloc(MAX_PARTITIONS * sizeof *pl->committed);
+    pl->revoking = calloc(MAX_PARTITIONS, sizeof *pl->revoking);
+    if (!pl->eng || !pl->dec || !pl->cache || !pl->offsets || !pl->snap || !pl->committed ||
+        !pl->revoking) {
+        VANE_LOG(VANE_LOG_ERROR, "main", "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < MAX_PARTITIONS; i++)
+        pl->snap[i] = pl->committed[i] = -1;
+
+    if (uv_loop_init(&pl->loop) != 0)
+        goto out;
+    pl->store = vane_state_store_new(&pl->loop, &opts->store, on_store_state, pl, err, sizeof err);
+    if (!pl->store) {
+        VANE_LOG(VANE_LOG_ERROR, "redis", "%s", err);
+        goto out_loop;
+    }
+    pl->sink = vane_alert_sink_new(&pl->loop, &opts->sink, on_delivered, pl, err, sizeof err);
+    if (!pl->sink) {
+        VANE_LOG(VANE_LOG_ERROR, "kafka", "%s", err);
+        goto out_loop;
+    }
+    vane_kafka_source_hooks_t hooks = {on_batch, on_assign, on_revoke, on_fatal};
+    pl->src = vane_kafka_source_new(&pl->loop, &opts->source, &hooks, pl, err, sizeof err);
+    if (!pl->src) {
+        VANE_LOG(VANE_LOG_ERROR, "kafka", "%s", err);
+        goto out_loop;
+    }
+    /* Until Redis answers, nothing can be applied: start paused. */
+    update_pause(pl);
+
+    uv_timer_init(&pl->loop, &pl->flush_timer);
+    uv_timer_init(&pl->loop, &pl->house_timer);
+    uv_timer_init(&pl->loop, &pl->grace_timer);
+    pl->flush_timer.data = pl->house_timer.data = pl->grace_timer.data = pl;
+    uv_timer_start(&pl->house_timer, house_cb, 1000, 1000);
+    uv_signal_init(&pl->loop, &pl->sig_term);
+    uv_signal_init(&pl->loop, &pl->sig_int);
+    uv_signal_init(&pl->loop, &pl->sig_hup);
+    pl->sig_term.data = pl->sig_int.data = pl->sig_hup.data = pl;
+    uv_signal_start(&pl->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&pl->sig_int, on_signal, SIGINT);
+    uv_signal_start(&pl->sig_hup, on_signal, SIGHUP);
+
+    VANE_LOG(VANE_LOG_INFO, "main", "vane running: %zu rule(s), consuming %s as group %s",
+             vane_ruleset_count(pl->rs), opts->source.topic, opts->source.group);
+    uv_run(&pl->loop, UV_RUN_DEFAULT);
+    rc = pl->exit_code;
+    VANE_LOG(VANE_LOG_INFO, "main",
+             "stopped: consumed=%llu applied=%llu replay_skipped=%llu alerts=%llu "
+             "states_written=%llu",
+             (unsigned long long)pl->stats.consumed, (unsigned long long)pl->stats.applied,
+             (unsigned long long)pl->stats.replay_skipped, (unsigned long long)pl->stats.alerts,
+             (unsigned long long)pl->stats.states_written);
+out_loop:
+    if (pl->state != RUN_CLOSING && (pl->src || pl->sink || pl->store)) {
+        /* Startup failed part-way: close what was opened. */
+        if (pl->src)
+            vane_kafka_source_close(pl->src, NULL, NULL);
+        if (pl->sink)
+            vane_alert_sink_close(pl->sink, 1000, NULL, NULL);
+        if (pl->store)
+            vane_state_store_close(pl->store, NULL, NULL);
+        uv_run(&pl->loop, UV_RUN_DEFAULT);
+        rc = 1;
+    }
+    if (uv_loop_close(&pl->loop) != 0) {
+        VANE_LOG(VANE_LOG_WARN, "main", "event loop closed with handles still open");
+    }
+out:
+    vane_cache_free(pl->cache, release_msg);
+    vane_offsets_free(pl->offsets);
+    vane_decoder_free(pl->dec);
+    vane_engine_free(pl->eng);
+    vane_ruleset_free(pl->rs);
+    vane_buf_free(&pl->statebuf);
+    free(pl->snap);
+    free(pl->committed);
+    free(pl->revoking);
+    free(pl);
+    the_pipeline = NULL;
+    return rc;
+}

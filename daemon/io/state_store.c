@@ -1,0 +1,610 @@
+#include "state_store.h"
+
+#include "util/err.h"
+#include "util/log.h"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_MAX  192
+#define REQ_SLAB 512
+
+/* One command in flight. Replies arrive in order, so requests form a FIFO. */
+typedef struct req {
+    struct req *next;
+    vane_state_store_t *st;
+    int kind; /* REQ_GET | REQ_SET | REQ_RAW | REQ_INTERNAL */
+    union {
+        vane_store_get_cb get;
+        vane_store_set_cb set;
+        vane_store_raw_cb raw;
+    } cb;
+    void *arg;
+    uint64_t sent_ns; /* uv_hrtime at issue */
+} req_t;
+
+enum { REQ_GET, REQ_SET, REQ_RAW, REQ_INTERNAL };
+
+typedef struct req_slab {
+    struct req_slab *next;
+    req_t reqs[REQ_SLAB];
+} req_slab_t;
+
+/* vane's hiredis event adapter: one per connection, freed in its poll handle's close_cb. */
+typedef struct adapter {
+    uv_poll_t poll;
+    redisAsyncContext *ac; /* NULL once hiredis called cleanup */
+    vane_state_store_t *st;
+    int events; /* UV_READABLE | UV_WRITABLE currently armed */
+} adapter_t;
+
+struct vane_state_store {
+    uv_loop_t *loop;
+    redisAsyncContext *ac; /* current connection; NULL when none */
+    bool up;               /* connected, authenticated, answered PING */
+    bool closing;
+    int backoff_ms;
+    int reconnect_max_ms;
+    int command_timeout_ms;
+    uv_timer_t reconnect_timer;
+    uv_timer_t watchdog;
+    int open_handles; /* timers + adapters still to be closed */
+    void (*done)(void *arg);
+    void *done_arg;
+    vane_store_state_cb on_state;
+    void *state_arg;
+    char host[256];
+    int port;
+    char unix_path[256];
+    char user[128];
+    char password[256];
+    char prefix[64];
+    req_t *fifo_head, *fifo_tail; /* in-flight requests, oldest first */
+    req_t *free_reqs;
+    req_slab_t *slabs;
+    vane_state_store_stats_t stats;
+};
+
+/* ---------------------------------------------------------------------------------------
+ * Adapter: arm the poll handle only when the wanted events change.
+ * ------------------------------------------------------------------------------------- */
+
+static void adapter_poll_cb(uv_poll_t *h, int status, int events)
+{
+    adapter_t *a = h->data;
+    if (status < 0 || !a->ac)
+        return;
+    if (events & UV_READABLE)
+        redisAsyncHandleRead(a->ac);
+    if (a->ac && (events & UV_WRITABLE)) {
+        a->st->stats.writes++;
+        redisAsyncHandleWrite(a->ac);
+    }
+}
+
+static void adapter_set(adapter_t *a, int events)
+{
+    if (events == a->events)
+        return;
+    a->events = events;
+    if (events)
+        uv_poll_start(&a->poll, events, adapter_poll_cb);
+    else
+        uv_poll_stop(&a->poll);
+}
+
+static void adapter_add_read(void *p)
+{
+    adapter_t *a = p;
+    adapter_set(a, a->events | UV_READABLE);
+}
+static void adapter_del_read(void *p)
+{
+    adapter_t *a = p;
+    adapter_set(a, a->events & ~UV_READABLE);
+}
+static void adapter_add_write(void *p)
+{
+    adapter_t *a = p;
+    adapter_set(a, a->events | UV_WRITABLE);
+}
+static void adapter_del_write(void *p)
+{
+    adapter_t *a = p;
+    adapter_set(a, a->events & ~UV_WRITABLE);
+}
+
+static void maybe_finish_close(vane_state_store_t *st);
+
+static void adapter_closed(uv_handle_t *h)
+{
+    adapter_t *a = h->data;
+    vane_state_store_t *st = a->st;
+    free(a);
+    st->open_handles--;
+    maybe_finish_close(st);
+}
+
+static void adapter_cleanup(void *p)
+{
+    adapter_t *a = p;
+    a->ac = NULL;
+    uv_close((uv_handle_t *)&a->poll, adapter_closed);
+}
+
+static int adapter_attach(vane_state_store_t *st, redisAsyncContext *ac)
+{
+    adapter_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return VANE_ENOMEM;
+    if (uv_poll_init(st->loop, &a->poll, ac->c.fd) != 0) {
+        free(a);
+        return VANE_EREDIS;
+    }
+    a->poll.data = a;
+    a->ac = ac;
+    a->st = st;
+    st->open_handles++;
+    ac->ev.data = a;
+    ac->ev.addRead = adapter_add_read;
+    ac->ev.delRead = adapter_del_read;
+    ac->ev.addWrite = adapter_add_write;
+    ac->ev.delWrite = adapter_del_write;
+    ac->ev.cleanup = adapter_cleanup;
+    return VANE_OK;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Requests
+ * ------------------------------------------------------------------------------------- */
+
+static req_t *req_alloc(vane_state_store_t *st)
+{
+    if (!st->free_reqs) {
+        req_slab_t *s = malloc(sizeof *s);
+        if (!s)
+            return NULL;
+        s->next = st->slabs;
+        st->slabs = s;
+        for (int i = REQ_SLAB - 1; i >= 0; i--) {
+            s->reqs[i].next = st->free_reqs;
+            st->free_reqs = &s->reqs[i];
+        }
+    }
+    req_t *r = st->free_reqs;
+    st->free_reqs = r->next;
+    r->next = NULL;
+    r->st = st;
+    return r;
+}
+
+static void req_enqueue(vane_state_store_t *st, req_t *r)
+{
+    r->sent_ns = uv_hrtime();
+    if (st->fifo_tail)
+        st->fifo_tail->next = r;
+    else
+        st->fifo_head = r;
+    st->fifo_tail = r;
+    st->stats.inflight++;
+}
+
+/* Replies come in order: the answered request is the FIFO head. */
+static void req_dequeue(vane_state_store_t *st, req_t *r)
+{
+    VANE_ASSERT(st->fifo_head == r);
+    st->fifo_head = r->next;
+    if (!st->fifo_head)
+        st->fifo_tail = NULL;
+    st->stats.inflight--;
+    r->next = st->free_reqs;
+    st->free_reqs = r;
+}
+
+static void set_up(vane_state_store_t *st, bool up, const char *why)
+{
+    if (st->up == up)
+        return;
+    st->up = up;
+    if (st->on_state)
+        st->on_state(st->state_arg, up, why);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    (void)ac;
+    req_t *r = privdata;
+    vane_state_store_t *st = r->st;
+    redisReply *reply = reply_;
+    int status = VANE_OK;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        status = VANE_EREDIS;
+        st->stats.errors++;
+        if (reply)
+            VANE_LOG(VANE_LOG_ERROR, "redis", "command failed: %s", reply->str);
+    } else {
+        st->stats.rtt_sum_s += (double)(uv_hrtime() - r->sent_ns) / 1e9;
+        st->stats.rtt_count++;
+    }
+    /* Copy what we need and recycle the request before calling out: the callback may issue
+     * new commands. */
+    int kind = r->kind;
+    void *arg = r->arg;
+    __typeof__(r->cb) cb = r->cb;
+    req_dequeue(st, r);
+    switch (kind) {
+    case REQ_GET:
+        if (status == VANE_OK && reply->type == REDIS_REPLY_STRING)
+            cb.get(arg, VANE_OK, reply->str, (size_t)reply->len);
+        else if (status == VANE_OK && reply->type == REDIS_REPLY_NIL)
+            cb.get(arg, VANE_OK, NULL, 0);
+        else
+            cb.get(arg, status ? status : VANE_EREDIS, NULL, 0);
+        break;
+    case REQ_SET:
+        cb.set(arg, status);
+        break;
+    case REQ_RAW:
+        cb.raw(arg, status, status == VANE_OK ? reply : NULL);
+        break;
+    case REQ_INTERNAL:
+        cb.raw(arg, status, status == VANE_OK ? reply : NULL);
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Connection management
+ * ------------------------------------------------------------------------------------- */
+
+static void schedule_reconnect(vane_state_store_t *st);
+
+static void on_ping(void *arg, int status, void *reply)
+{
+    vane_state_store_t *st = arg;
+    (void)reply;
+    if (status != VANE_OK)
+        return; /* the disconnect path handles it */
+    st->backoff_ms = 100;
+    VANE_LOG(VANE_LOG_INFO, "redis", "connected to %s%s",
+             st->unix_path[0] ? st->unix_path : st->host, st->unix_path[0] ? "" : "");
+    set_up(st, true, "connected");
+}
+
+static void on_auth(void *arg, int status, void *reply)
+{
+    vane_state_store_t *st = arg;
+    (void)reply;
+    if (status != VANE_OK) {
+        VANE_LOG(VANE_LOG_ERROR, "redis", "authentication failed; check redis.user/redis.password");
+        if (st->ac)
+            redisAsyncDisconnect(st->ac);
+    }
+}
+
+static int issue_internal(vane_state_store_t *st, int argc, const char **argv, const size_t *lens,
+                          vane_store_raw_cb cb)
+{
+    req_t *r = req_alloc(st);
+    if (!r)
+        return VANE_ENOMEM;
+    r->kind = REQ_INTERNAL;
+    r->cb.raw = cb;
+    r->arg = st;
+    if (redisAsyncCommandArgv(st->ac, on_reply, r, argc, argv, lens) != REDIS_OK) {
+        r->next = st->free_reqs;
+        st->free_reqs = r;
+        return VANE_EREDIS;
+    }
+    req_enqueue(st, r);
+    return VANE_OK;
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    vane_state_store_t *st = ac->data;
+    if (status != REDIS_OK) {
+        VANE_LOG(VANE_LOG_WARN, "redis", "connect failed: %s; retrying in %d ms", ac->errstr,
+                 st->backoff_ms);
+        st->ac = NULL; /* hiredis frees the context after this callback */
+        schedule_reconnect(st);
+        return;
+    }
+    /* AUTH (when configured) and PING are pipelined; the PING reply marks the store up. */
+    if (st->password[0]) {
+        const char *argv[3] = {"AUTH", st->user, st->password};
+        size_t lens[3] = {4, strlen(st->user), strlen(st->password)};
+        if (st->user[0])
+            issue_internal(st, 3, argv, lens, on_auth);
+        else {
+            argv[1] = st->password;
+            lens[1] = lens[2];
+            issue_internal(st, 2, argv, lens, on_auth);
+        }
+    }
+    const char *ping[1] = {"PING"};
+    size_t plen[1] = {4};
+    issue_internal(st, 1, ping, plen, on_ping);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    vane_state_store_t *st = ac->data;
+    st->ac = NULL;
+    if (st->closing) {
+        set_up(st, false, "closed");
+        maybe_finish_close(st);
+        return;
+    }
+    const char *why = status == REDIS_OK ? "disconnected" : (ac->errstr[0] ? ac->errstr : "error");
+    VANE_LOG(VANE_LOG_WARN, "redis", "connection lost: %s; reconnecting", why);
+    set_up(st, false, why);
+    schedule_reconnect(st);
+}
+
+static void do_connect(vane_state_store_t *st)
+{
+    redisAsyncContext *ac = st->unix_path[0] ? redisAsyncConnectUnix(st->unix_path)
+                                             : redisAsyncConnect(st->host, st->port);
+    if (!ac) {
+        schedule_reconnect(st);
+        return;
+    }
+    if (ac->err) {
+        VANE_LOG(VANE_LOG_WARN, "redis", "connect failed: %s; retrying in %d ms", ac->errstr,
+                 st->backoff_ms);
+        redisAsyncFree(ac);
+        schedule_reconnect(st);
+        return;
+    }
+    ac->data = st;
+    if (adapter_attach(st, ac) != VANE_OK) {
+        redisAsyncFree(ac);
+        schedule_reconnect(st);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    st->ac = ac;
+}
+
+static void reconnect_cb(uv_timer_t *t)
+{
+    vane_state_store_t *st = t->data;
+    st->stats.reconnects++;
+    do_connect(st);
+}
+
+static void schedule_reconnect(vane_state_store_t *st)
+{
+    if (st->closing)
+        return;
+    uv_timer_start(&st->reconnect_timer, reconnect_cb, (uint64_t)st->backoff_ms, 0);
+    st->backoff_ms *= 2;
+    if (st->backoff_ms > st->reconnect_max_ms)
+        st->backoff_ms = st->reconnect_max_ms;
+}
+
+/* A hung Redis (e.g. stopped with SIGSTOP) answers nothing: drop the connection so callers
+ * see the failure and the partitions pause, instead of waiting forever. */
+static void watchdog_cb(uv_timer_t *t)
+{
+    vane_state_store_t *st = t->data;
+    if (!st->ac || !st->fifo_head)
+        return;
+    uint64_t age_ms = (uv_hrtime() - st->fifo_head->sent_ns) / 1000000u;
+    if (age_ms > (uint64_t)st->command_timeout_ms) {
+        VANE_LOG(VANE_LOG_WARN, "redis", "no reply for %llu ms; dropping the connection",
+                 (unsigned long long)age_ms);
+        redisAsyncContext *ac = st->ac;
+        redisAsyncFree(ac); /* runs pending callbacks with NULL, then on_disconnect */
+    }
+}
+
+static int parse_url(vane_state_store_t *st, const char *url, char *errbuf, size_t errlen)
+{
+    if (strncmp(url, "unix://", 7) == 0) {
+        snprintf(st->unix_path, sizeof st->unix_path, "%s", url + 7);
+        if (!st->unix_path[0])
+            goto bad;
+        return VANE_OK;
+    }
+    const char *p = url;
+    if (strncmp(p, "redis://", 8) == 0)
+        p += 8;
+    const char *at = strchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon) {
+            snprintf(st->user, sizeof st->user, "%.*s", (int)(colon - p), p);
+            snprintf(st->password, sizeof st->password, "%.*s", (int)(at - colon - 1), colon + 1);
+        } else {
+            snprintf(st->password, sizeof st->password, "%.*s", (int)(at - p), p);
+        }
+        p = at + 1;
+    }
+    const char *colon = strrchr(p, ':');
+    const char *slash = strchr(p, '/');
+    size_t hostlen = colon ? (size_t)(colon - p) : slash ? (size_t)(slash - p) : strlen(p);
+    if (hostlen == 0 || hostlen >= sizeof st->host)
+        goto bad;
+    memcpy(st->host, p, hostlen);
+    st->host[hostlen] = '\0';
+    st->port = 6379;
+    if (colon) {
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        if (port <= 0 || port > 65535 || (*end && *end != '/'))
+            goto bad;
+        st->port = (int)port;
+    }
+    return VANE_OK;
+bad:
+    snprintf(errbuf, errlen, "bad redis url '%s' (want redis://host:port or unix:///path)", url);
+    return VANE_ECONFIG;
+}
+
+vane_state_store_t *vane_state_store_new(uv_loop_t *loop, const vane_state_store_opts_t *opts,
+                                         vane_store_state_cb on_state, void *state_arg,
+                                         char *errbuf, size_t errlen)
+{
+    vane_state_store_t *st = calloc(1, sizeof *st);
+    if (!st) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    st->loop = loop;
+    st->on_state = on_state;
+    st->state_arg = state_arg;
+    st->backoff_ms = 100;
+    st->reconnect_max_ms = opts->reconnect_max_ms > 100 ? opts->reconnect_max_ms : 5000;
+    st->command_timeout_ms = opts->command_timeout_ms > 0 ? opts->command_timeout_ms : 5000;
+    snprintf(st->prefix, sizeof st->prefix, "%s",
+             opts->prefix && *opts->prefix ? opts->prefix : "vane");
+    if (parse_url(st, opts->url, errbuf, errlen) != VANE_OK) {
+        free(st);
+        return NULL;
+    }
+    if (opts->user && *opts->user)
+        snprintf(st->user, sizeof st->user, "%s", opts->user);
+    if (opts->password && *opts->password)
+        snprintf(st->password, sizeof st->password, "%s", opts->password);
+    uv_timer_init(loop, &st->reconnect_timer);
+    uv_timer_init(loop, &st->watchdog);
+    st->reconnect_timer.data = st->watchdog.data = st;
+    st->open_handles = 2;
+    uv_timer_start(&st->watchdog, watchdog_cb, 250, 250);
+    uv_unref((uv_handle_t *)&st->watchdog);
+    do_connect(st);
+    return st;
+}
+
+size_t vane_state_store_key(const vane_state_store_t *st, const char *id, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%s:{%s}:s", st->prefix, id);
+    if (n < 0)
+        return 0;
+    return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+int vane_state_store_get(vane_state_store_t *st, const char *id, vane_store_get_cb cb, void *arg)
+{
+    if (!st->up || !st->ac)
+        return VANE_EAGAIN;
+    req_t *r = req_alloc(st);
+    if (!r)
+        return VANE_ENOMEM;
+    char key[KEY_MAX];
+    size_t klen = vane_state_store_key(st, id, key, sizeof key);
+    const char *argv[2] = {"GET", key};
+    size_t lens[2] = {3, klen};
+    r->kind = REQ_GET;
+    r->cb.get = cb;
+    r->arg = arg;
+    if (redisAsyncCommandArgv(st->ac, on_reply, r, 2, argv, lens) != REDIS_OK) {
+        r->next = st->free_reqs;
+        st->free_reqs = r;
+        return VANE_EAGAIN;
+    }
+    req_enqueue(st, r);
+    st->stats.gets++;
+    return VANE_OK;
+}
+
+int vane_state_store_set(vane_state_store_t *st, const char *id, const void *bytes, size_t len,
+                         vane_store_set_cb cb, void *arg)
+{
+    if (!st->up || !st->ac)
+        return VANE_EAGAIN;
+    req_t *r = req_alloc(st);
+    if (!r)
+        return VANE_ENOMEM;
+    char key[KEY_MAX];
+    size_t klen = vane_state_store_key(st, id, key, sizeof key);
+    const char *argv[3] = {"SET", key, bytes};
+    size_t lens[3] = {3, klen, len};
+    r->kind = REQ_SET;
+    r->cb.set = cb;
+    r->arg = arg;
+    if (redisAsyncCommandArgv(st->ac, on_reply, r, 3, argv, lens) != REDIS_OK) {
+        r->next = st->free_reqs;
+        st->free_reqs = r;
+        return VANE_EAGAIN;
+    }
+    req_enqueue(st, r);
+    st->stats.sets++;
+    return VANE_OK;
+}
+
+int vane_state_store_command(vane_state_store_t *st, int argc, const char **argv,
+                             const size_t *argvlen, vane_store_raw_cb cb, void *arg)
+{
+    if (!st->up || !st->ac)
+        return VANE_EAGAIN;
+    req_t *r = req_alloc(st);
+    if (!r)
+        return VANE_ENOMEM;
+    r->kind = REQ_RAW;
+    r->cb.raw = cb;
+    r->arg = arg;
+    if (redisAsyncCommandArgv(st->ac, on_reply, r, argc, argv, argvlen) != REDIS_OK) {
+        r->next = st->free_reqs;
+        st->free_reqs = r;
+        return VANE_EAGAIN;
+    }
+    req_enqueue(st, r);
+    return VANE_OK;
+}
+
+bool vane_state_store_up(const vane_state_store_t *st)
+{
+    return st->up;
+}
+
+const vane_state_store_stats_t *vane_state_store_stats(const vane_state_store_t *st)
+{
+    return &st->stats;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    vane_state_store_t *st = h->data;
+    st->open_handles--;
+    maybe_finish_close(st);
+}
+
+static void maybe_finish_close(vane_state_store_t *st)
+{
+    if (!st->closing || st->ac || st->open_handles > 0)
+        return;
+    void (*done)(void *) = st->done;
+    void *arg = st->done_arg;
+    for (req_slab_t *s = st->slabs, *n; s; s = n) {
+        n = s->next;
+        free(s);
+    }
+    free(st);
+    if (done)
+        done(arg);
+}
+
+void vane_state_store_close(vane_state_store_t *st, void (*done)(void *arg), void *arg)
+{
+    if (!st) {
+        if (done)
+            done(arg);
+        return;
+    }
+    st->closing = true;
+    st->done = done;
+    st->done_arg = arg;
+    uv_timer_stop(&st->reconnect_timer);
+    uv_timer_stop(&st->watchdog);
+    uv_close((uv_handle_t *)&st->reconnect_timer, timer_closed);
+    uv_close((uv_handle_t *)&st->watchdog, timer_closed);
+    if (st->ac)
+        redisAsyncDisconnect(st->ac); /* pending replies first, then on_disconnect */
+}
