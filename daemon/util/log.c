@@ -67,6 +67,46 @@ int vane_log_format_parse(const char *s, vane_log_format_t *out)
     return VANE_OK;
 }
 
+static bool log_mask_ids = true;
+
+void vane_log_set_mask_ids(bool mask)
+{
+    log_mask_ids = mask;
+}
+
+bool vane_log_mask_ids(void)
+{
+    return log_mask_ids;
+}
+
+const char *vane_log_id_r(const char *id, char *buf, size_t n)
+{
+    if (n == 0)
+        return buf;
+    if (!id) {
+        snprintf(buf, n, "-");
+        return buf;
+    }
+    size_t len = strlen(id);
+    if (!log_mask_ids)
+        snprintf(buf, n, "%s", id);
+    else if (len >= 8)
+        snprintf(buf, n, "%.2s****%s", id, id + len - 2);
+    else if (len >= 5)
+        snprintf(buf, n, "%.1s****%s", id, id + len - 1);
+    else
+        snprintf(buf, n, "****");
+    return buf;
+}
+
+const char *vane_log_id(const char *id)
+{
+    static _Thread_local char ring[8][80];
+    static _Thread_local unsigned next;
+    char *buf = ring[next++ % 8];
+    return vane_log_id_r(id, buf, sizeof ring[0]);
+}
+
 /* Append s to buf as JSON string content (no quotes). Returns new length. */
 static size_t json_escape(char *buf, size_t len, size_t cap, const char *s)
 {
