@@ -24,9 +24,9 @@
 
 /* Value formats on the wire (kafka.input_format, kafka.alert_format). */
 typedef enum vane_config_format {
-    VANE_FORMAT_AUTO = 0, /* input only: content-type header, else sniff ('{' means JSON) */
-    VANE_FORMAT_JSON = 1,
-    VANE_FORMAT_PROTOBUF = 2,
+    VANE_CONFIG_FORMAT_AUTO = 0, /* input only: content-type header, else sniff ('{' means JSON) */
+    VANE_CONFIG_FORMAT_JSON = 1,
+    VANE_CONFIG_FORMAT_PROTOBUF = 2,
 } vane_config_format_t;
 
 /* A list of strings (engine.rules). */

@@ -93,8 +93,8 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.kafka.alert_topic, "churn.alerts");
     assert_string_equal(cfg.kafka.dlq_topic, "bank.events.dlq");
     assert_string_equal(cfg.kafka.shadow_topic, "churn.alerts.shadow");
-    assert_int_equal(cfg.kafka.input_format, VANE_FORMAT_AUTO);
-    assert_int_equal(cfg.kafka.alert_format, VANE_FORMAT_JSON);
+    assert_int_equal(cfg.kafka.input_format, VANE_CONFIG_FORMAT_AUTO);
+    assert_int_equal(cfg.kafka.alert_format, VANE_CONFIG_FORMAT_JSON);
     assert_int_equal(cfg.kafka.batch_size, 1000);
     assert_int_equal(cfg.kafka.max_message_bytes, 1024 * 1024);
     assert_string_equal(cfg.kafka.auto_offset_reset, "earliest");
@@ -168,7 +168,7 @@ static void test_file_nested_flat_lists_passthrough(void **state)
     assert_string_equal(cfg.kafka.brokers, "k1:9092,k2:9092");
     assert_int_equal(cfg.kafka.batch_size, 250);
     assert_int_equal(cfg.kafka.max_message_bytes, 4 * 1024 * 1024);
-    assert_int_equal(cfg.kafka.input_format, VANE_FORMAT_PROTOBUF);
+    assert_int_equal(cfg.kafka.input_format, VANE_CONFIG_FORMAT_PROTOBUF);
     assert_string_equal(cfg.redis.url, "unix:///run/redis.sock");
     assert_int_equal(cfg.engine.rules.n, 2);
     assert_string_equal(cfg.engine.rules.items[0], "a.yaml");
