@@ -1,7 +1,15 @@
-/* Skeleton; the engine defines the real encoding. */
+/* state.c - the customer state and its versioned protobuf form (proto/vane/v1/state.proto).
+ *
+ * Encoding builds a protobuf-c message tree on the stack that points into the state (no heap
+ * beyond the output buffer's growth). Decoding unpacks with protobuf-c (heap, freed before
+ * return: decoding happens on a cache miss, not per event) and validates every bound, so a
+ * corrupt or hostile value can never put the engine outside its arrays.
+ */
 #include "state.h"
 
 #include "../util/err.h"
+
+#include "vane/v1/state.pb-c.h"
 
 #include <string.h>
 
@@ -11,4 +19,319 @@ void vane_state_init(vane_state_t *cs, vane_str_t customer_id)
     vane_str_copy(cs->customer_id, sizeof cs->customer_id, customer_id);
     cs->last_partition = -1;
     cs->last_offset = -1;
+    cs->f.last_survey = -1;
+}
+
+/* protobuf-c wants char * for strings; the state's are never written through these. */
+static char *cstr(const char *s)
+{
+    return (char *)(uintptr_t)s;
+}
+
+static void mix_out(Vane__V1__Mix *m, float *w, const vane_decay_t *d)
+{
+    vane__v1__mix__init(m);
+    m->updated_ms = d->updated_ms;
+    for (int c = 0; c < VANE_CAT__COUNT; c++)
+        w[c] = d->w[c];
+    m->n_weights = VANE_CAT__COUNT;
+    m->weights = w;
+}
+
+static void rate_out(Vane__V1__Rate *m, const vane_rate_t *r)
+{
+    vane__v1__rate__init(m);
+    m->avg = r->avg;
+    m->cur = r->cur;
+    m->period = r->period;
+    m->seeded = r->seeded;
+    m->started = r->started;
+}
+
+static void timer_out(Vane__V1__Timer *m, const vane_timer_t *t)
+{
+    vane__v1__timer__init(m);
+    m->due_ms = t->due_ms;
+    m->rule_ref = t->rule_ref;
+    m->severity = t->severity;
+    m->event_id = cstr(t->event_id);
+}
+
+int vane_state_encode(const vane_state_t *cs, vane_buf_t *out)
+{
+    const vane_features_t *f = &cs->f;
+    Vane__V1__CustomerState m;
+    vane__v1__customer_state__init(&m);
+    m.version = VANE_STATE_VERSION;
+    m.customer_id = cstr(cs->customer_id);
+    m.last_partition = cs->last_partition;
+    m.last_offset = cs->last_offset;
+    m.max_event_time_ms = f->max_event_time_ms;
+    m.first_event_time_ms = f->first_event_time_ms;
+    m.events_applied = f->events_applied;
+    m.segment = cstr(f->segment);
+    m.since_ms = f->since_ms;
+    m.manager_id = cstr(f->manager_id);
+    m.tier = cstr(f->tier);
+
+    /* Windows: one Window message per run of same-class entries, so order survives. */
+    Vane__V1__WindowEntry ents[VANE_WINDOW_CAP];
+    Vane__V1__WindowEntry *entp[VANE_WINDOW_CAP];
+    Vane__V1__Window wins[VANE_WINDOW_CAP];
+    Vane__V1__Window *winp[VANE_WINDOW_CAP];
+    size_t nw = 0;
+    for (unsigned i = 0; i < f->win.n; i++) {
+        const vane_window_entry_t *e = &f->win.e[i];
+        vane__v1__window_entry__init(&ents[i]);
+        ents[i].time_ms = e->time_ms;
+        ents[i].amount_minor = e->amount_minor;
+        ents[i].event_id = cstr(e->event_id);
+        ents[i].tag = e->tag;
+        ents[i].flags = e->flags;
+        ents[i].category = e->category;
+        entp[i] = &ents[i];
+        if (nw == 0 || wins[nw - 1].cls != e->cls) {
+            vane__v1__window__init(&wins[nw]);
+            wins[nw].cls = e->cls;
+            wins[nw].entries = &entp[i];
+            winp[nw] = &wins[nw];
+            nw++;
+        }
+        wins[nw - 1].n_entries++;
+    }
+    m.n_windows = nw;
+    m.windows = winp;
+
+    Vane__V1__Episode eps[VANE_EPISODE_KINDS];
+    Vane__V1__Episode *epp[VANE_EPISODE_KINDS];
+    size_t ne = 0;
+    for (unsigned k = 0; k < VANE_EPISODE_KINDS; k++) {
+        const vane_episode_t *ep = &f->episodes[k];
+        if (ep->opened_ms == 0)
+            continue;
+        vane__v1__episode__init(&eps[ne]);
+        eps[ne].kind = k;
+        eps[ne].opened_ms = ep->opened_ms;
+        eps[ne].last_alert_ms = ep->last_alert_ms;
+        eps[ne].last_seen_ms = ep->last_seen_ms;
+        eps[ne].severity = ep->severity;
+        eps[ne].seq = ep->seq;
+        epp[ne] = &eps[ne];
+        ne++;
+    }
+    m.n_episodes = ne;
+    m.episodes = epp;
+
+    m.last_activity_ms = f->last_activity_ms;
+    m.balance_minor = f->balance_minor;
+    m.has_balance = f->has_balance;
+    int64_t holdings[VANE_CAT__COUNT];
+    memcpy(holdings, f->holdings, sizeof holdings);
+    m.n_holdings = VANE_CAT__COUNT;
+    m.holdings = holdings;
+    m.last_survey = f->last_survey;
+    m.stage = f->stage;
+    m.risk = f->risk;
+    Vane__V1__Mix ms, ml;
+    float ws[VANE_CAT__COUNT], wl[VANE_CAT__COUNT];
+    mix_out(&ms, ws, &f->mix_short);
+    mix_out(&ml, wl, &f->mix_long);
+    m.mix_short = &ms;
+    m.mix_long = &ml;
+    Vane__V1__Rate rl, rt, rw;
+    rate_out(&rw, &f->logins_week);
+    m.logins_week = &rw;
+    rate_out(&rl, &f->logins_day);
+    rate_out(&rt, &f->txns_week);
+    m.logins_day = &rl;
+    m.txns_week = &rt;
+    m.gap_last_ms = f->gap.last_ms;
+    m.gap_avg_ms = f->gap.avg_ms;
+    m.gap_n = f->gap.n;
+    Vane__V1__Timer td, tf;
+    timer_out(&td, &f->dormancy);
+    timer_out(&tf, &f->follow_up);
+    m.dormancy = &td;
+    m.follow_up = &tf;
+    /* Dedup ring, oldest first. */
+    uint64_t dd[VANE_DEDUP_RING];
+    size_t nd = 0;
+    for (size_t i = 0; i < VANE_DEDUP_RING; i++) {
+        uint64_t h = f->dedup[(f->dedup_n + i) % VANE_DEDUP_RING];
+        if (h)
+            dd[nd++] = h;
+    }
+    m.n_dedup = nd;
+    m.dedup = dd;
+    m.window_evicted = f->win.evicted;
+
+    size_t need = vane__v1__customer_state__get_packed_size(&m);
+    int rc = vane_buf_reserve(out, need);
+    if (rc)
+        return rc;
+    size_t got = vane__v1__customer_state__pack(&m, (uint8_t *)out->data + out->len);
+    VANE_ASSERT(got == need);
+    out->len += got;
+    out->data[out->len] = '\0';
+    return VANE_OK;
+}
+
+static int copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n >= cap)
+        return VANE_ERANGE;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+    return VANE_OK;
+}
+
+static int mix_in(vane_decay_t *d, const Vane__V1__Mix *m)
+{
+    if (!m)
+        return VANE_OK;
+    if (m->n_weights > VANE_CAT__COUNT)
+        return VANE_ERANGE;
+    d->updated_ms = m->updated_ms;
+    for (size_t c = 0; c < m->n_weights; c++) {
+        if (!(m->weights[c] >= 0) || m->weights[c] > 1e30f)
+            return VANE_ERANGE;
+        d->w[c] = m->weights[c];
+    }
+    return VANE_OK;
+}
+
+static int rate_in(vane_rate_t *r, const Vane__V1__Rate *m)
+{
+    if (!m)
+        return VANE_OK;
+    if (!(m->avg >= 0) || m->avg > 1e12f || m->period < 0)
+        return VANE_ERANGE;
+    r->avg = m->avg;
+    r->cur = m->cur;
+    r->period = m->period;
+    r->seeded = m->seeded;
+    r->started = m->started;
+    return VANE_OK;
+}
+
+static int timer_in(vane_timer_t *t, const Vane__V1__Timer *m)
+{
+    if (!m)
+        return VANE_OK;
+    if (m->severity > 5 || m->due_ms < 0)
+        return VANE_ERANGE;
+    t->due_ms = m->due_ms;
+    t->rule_ref = m->rule_ref;
+    t->severity = (uint8_t)m->severity;
+    return copy_str(t->event_id, sizeof t->event_id, m->event_id);
+}
+
+static int decode_msg(vane_state_t *cs, const Vane__V1__CustomerState *m)
+{
+    vane_features_t *f = &cs->f;
+    int rc;
+    if (m->version > VANE_STATE_VERSION)
+        return VANE_EVERSION;
+    if ((rc = copy_str(cs->customer_id, sizeof cs->customer_id, m->customer_id)))
+        return rc;
+    cs->last_partition = m->last_partition;
+    cs->last_offset = m->last_offset;
+    f->max_event_time_ms = m->max_event_time_ms;
+    f->first_event_time_ms = m->first_event_time_ms;
+    f->events_applied = m->events_applied;
+    f->since_ms = m->since_ms;
+    /* Profile strings longer than kept are truncated (they were truncated on the way in). */
+    vane_str_copy(f->segment, sizeof f->segment, vane_str_c(m->segment ? m->segment : ""));
+    vane_str_copy(f->manager_id, sizeof f->manager_id,
+                  vane_str_c(m->manager_id ? m->manager_id : ""));
+    vane_str_copy(f->tier, sizeof f->tier, vane_str_c(m->tier ? m->tier : ""));
+
+    for (size_t i = 0; i < m->n_windows; i++) {
+        const Vane__V1__Window *w = m->windows[i];
+        if (w->cls == 0 || w->cls >= VANE_WCLS__COUNT)
+            return VANE_ERANGE;
+        for (size_t j = 0; j < w->n_entries; j++) {
+            const Vane__V1__WindowEntry *we = w->entries[j];
+            if (f->win.n >= VANE_WINDOW_CAP || we->tag > UINT16_MAX || we->flags > 255 ||
+                we->category >= VANE_CAT__COUNT || we->amount_minor < 0)
+                return VANE_ERANGE;
+            if (f->win.n && we->time_ms < f->win.e[f->win.n - 1].time_ms)
+                return VANE_ERANGE; /* the ring is kept sorted */
+            vane_window_entry_t *e = &f->win.e[f->win.n++];
+            e->time_ms = we->time_ms;
+            e->amount_minor = we->amount_minor;
+            e->tag = (uint16_t)we->tag;
+            e->cls = (uint8_t)w->cls;
+            e->flags = (uint8_t)we->flags;
+            e->category = (uint8_t)we->category;
+            if ((rc = copy_str(e->event_id, sizeof e->event_id, we->event_id)))
+                return rc;
+        }
+    }
+    f->win.evicted = m->window_evicted;
+
+    for (size_t i = 0; i < m->n_episodes; i++) {
+        const Vane__V1__Episode *ep = m->episodes[i];
+        if (ep->kind >= VANE_EPISODE_KINDS || ep->severity > 5 || ep->seq > UINT16_MAX)
+            return VANE_ERANGE;
+        vane_episode_t *e = &f->episodes[ep->kind];
+        e->opened_ms = ep->opened_ms;
+        e->last_alert_ms = ep->last_alert_ms;
+        e->last_seen_ms = ep->last_seen_ms;
+        e->severity = (uint8_t)ep->severity;
+        e->seq = (uint16_t)ep->seq;
+    }
+
+    f->last_activity_ms = m->last_activity_ms;
+    f->balance_minor = m->balance_minor;
+    f->has_balance = m->has_balance;
+    if (m->n_holdings > VANE_CAT__COUNT)
+        return VANE_ERANGE;
+    for (size_t c = 0; c < m->n_holdings; c++)
+        f->holdings[c] = m->holdings[c];
+    if (m->last_survey < -1 || m->last_survey > 10)
+        return VANE_ERANGE;
+    /* proto3 default 0 would read as "score 0": version-1 writers always set it, so a state
+     * without the field is one that never saw the engine's features. */
+    f->last_survey = (int8_t)m->last_survey;
+    if (m->stage >= 5)
+        return VANE_ERANGE;
+    f->stage = (uint8_t)m->stage;
+    if (!(m->risk >= 0 && m->risk <= 1))
+        return VANE_ERANGE;
+    f->risk = m->risk;
+    if ((rc = mix_in(&f->mix_short, m->mix_short)) || (rc = mix_in(&f->mix_long, m->mix_long)))
+        return rc;
+    if ((rc = rate_in(&f->logins_day, m->logins_day)) ||
+        (rc = rate_in(&f->txns_week, m->txns_week)) ||
+        (rc = rate_in(&f->logins_week, m->logins_week)))
+        return rc;
+    if (!(m->gap_avg_ms >= 0))
+        return VANE_ERANGE;
+    f->gap.last_ms = m->gap_last_ms;
+    f->gap.avg_ms = m->gap_avg_ms;
+    f->gap.n = m->gap_n;
+    if ((rc = timer_in(&f->dormancy, m->dormancy)) || (rc = timer_in(&f->follow_up, m->follow_up)))
+        return rc;
+    if (m->n_dedup > VANE_DEDUP_RING)
+        return VANE_ERANGE;
+    for (size_t i = 0; i < m->n_dedup; i++)
+        f->dedup[i] = m->dedup[i];
+    f->dedup_n = (uint8_t)(m->n_dedup % VANE_DEDUP_RING);
+    return VANE_OK;
+}
+
+int vane_state_decode(vane_state_t *cs, const void *bytes, size_t len)
+{
+    Vane__V1__CustomerState *m =
+        vane__v1__customer_state__unpack(NULL, len, (const uint8_t *)bytes);
+    if (!m)
+        return VANE_EPARSE;
+    memset(cs, 0, sizeof *cs);
+    int rc = decode_msg(cs, m);
+    vane__v1__customer_state__free_unpacked(m, NULL);
+    if (rc)
+        vane_state_init(cs, vane_str_c(""));
+    return rc;
 }
