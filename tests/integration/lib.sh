@@ -124,13 +124,13 @@ vt_start_vane() {
     vt_track $!
 }
 
-# vt_stop NAME [SIGNAL]: signal a started process and wait for it; prints its exit code.
+# vt_stop NAME [SIGNAL]: signal a started process and wait for it; its exit status is left
+# in VT_RC (call it directly, not in $(...): a subshell cannot wait for our children).
 vt_stop() {
     local name=$1 sig=${2:-TERM} pid=${VT_PID[$1]}
     kill -"$sig" "$pid" 2>/dev/null || true
-    local rc=0
-    wait "$pid" || rc=$?
-    echo "$rc"
+    VT_RC=0
+    wait "$pid" || VT_RC=$?
 }
 
 # The last "consumed=N" value a vane instance logged (its housekeeping report), or 0.

@@ -1,0 +1,183 @@
+/* Unit tests for daemon/core/cache.c and offsets.c: the daemon's bookkeeping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/cache.h"
+#include "core/offsets.h"
+
+static vane_cache_entry_t *add(vane_cache_t *c, const char *id, int32_t p)
+{
+    vane_cache_entry_t *e = vane_cache_add(c, id, strlen(id), p);
+    assert_non_null(e);
+    return e;
+}
+
+static void test_cache_add_get_remove(void **state)
+{
+    (void)state;
+    vane_cache_t *c = vane_cache_new(100);
+    assert_non_null(c);
+    vane_cache_entry_t *a = add(c, "C1", 0);
+    vane_cache_entry_t *b = add(c, "C2", 1);
+    assert_ptr_equal(vane_cache_get(c, "C1", 2), a);
+    assert_ptr_equal(vane_cache_get(c, "C2", 2), b);
+    assert_null(vane_cache_get(c, "C3", 2));
+    assert_null(vane_cache_get(c, "C", 1)); /* prefix of a key is not the key */
+    assert_string_equal(a->cs.customer_id, "C1");
+    assert_int_equal(a->status, VANE_CACHE_LOADING);
+    assert_int_equal(vane_cache_count(c), 2);
+    a->status = VANE_CACHE_READY;
+    vane_cache_remove(c, a);
+    assert_null(vane_cache_get(c, "C1", 2));
+    assert_ptr_equal(vane_cache_get(c, "C2", 2), b);
+    assert_int_equal(vane_cache_count(c), 1);
+    vane_cache_free(c, NULL);
+}
+
+static void test_cache_many_keys_rehash(void **state)
+{
+    (void)state;
+    vane_cache_t *c = vane_cache_new(8); /* far fewer than we insert: the table must grow */
+    char id[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof id, "cust-%d", i);
+        add(c, id, i % 16)->status = VANE_CACHE_READY;
+    }
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof id, "cust-%d", i);
+        vane_cache_entry_t *e = vane_cache_get(c, id, strlen(id));
+        assert_non_null(e);
+        assert_string_equal(e->cs.customer_id, id);
+        assert_int_equal(e->partition, i % 16);
+    }
+    vane_cache_free(c, NULL);
+}
+
+static int released;
+static void release(void *m)
+{
+    (void)m;
+    released++;
+}
+
+static void test_cache_pending_fifo(void **state)
+{
+    (void)state;
+    vane_cache_t *c = vane_cache_new(10);
+    vane_cache_entry_t *e = add(c, "C1", 0);
+    int msgs[3000];
+    for (int i = 0; i < 3000; i++)
+        assert_int_equal(vane_cache_push_pending(c, e, &msgs[i]), 0);
+    assert_int_equal(e->npending, 3000);
+    for (int i = 0; i < 2000; i++)
+        assert_ptr_equal(vane_cache_pop_pending(c, e), &msgs[i]);
+    released = 0;
+    vane_cache_free(c, release); /* the rest are handed back, not leaked */
+    assert_int_equal(released, 1000);
+}
+
+static void test_cache_dirty_and_evict(void **state)
+{
+    (void)state;
+    vane_cache_t *c = vane_cache_new(2);
+    vane_cache_entry_t *a = add(c, "A", 0), *b = add(c, "B", 0), *d = add(c, "D", 1);
+    a->status = b->status = d->status = VANE_CACHE_READY;
+    vane_cache_mark_dirty(c, a);
+    vane_cache_mark_dirty(c, a); /* idempotent */
+    assert_int_equal(vane_cache_dirty_count(c), 1);
+    /* Over the limit by one: the least recently used clean entry (B, since A is dirty) goes. */
+    vane_cache_get(c, "D", 1);
+    assert_int_equal(vane_cache_evict(c, -1), 1);
+    assert_null(vane_cache_get(c, "B", 1));
+    assert_non_null(vane_cache_get(c, "A", 1));
+    /* Dirty entries survive a partition eviction; clean ones of that partition go. */
+    assert_int_equal(vane_cache_evict(c, 0), 0);
+    vane_cache_entry_t *list = vane_cache_take_dirty(c);
+    assert_ptr_equal(list, a);
+    assert_null(list->dirty_next);
+    assert_int_equal(vane_cache_dirty_count(c), 0);
+    a->pins = 1; /* a write in flight pins it */
+    assert_int_equal(vane_cache_evict(c, 0), 0);
+    a->pins = 0;
+    assert_int_equal(vane_cache_evict(c, 0), 1);
+    assert_int_equal(vane_cache_evict(c, 1), 1);
+    assert_int_equal(vane_cache_count(c), 0);
+    vane_cache_free(c, NULL);
+}
+
+static void test_offsets_in_order(void **state)
+{
+    (void)state;
+    vane_offsets_t *t = vane_offsets_new();
+    assert_int_equal(vane_offsets_applied(t, 3), -1); /* unassigned */
+    assert_int_equal(vane_offsets_assign(t, 3), 0);
+    assert_int_equal(vane_offsets_applied(t, 3), -1);
+    for (int64_t o = 10; o < 20; o++)
+        vane_offsets_consumed(t, 3, o);
+    assert_int_equal(vane_offsets_applied(t, 3), 19);
+    vane_offsets_free(t);
+}
+
+static void test_offsets_waiting_out_of_order(void **state)
+{
+    (void)state;
+    vane_offsets_t *t = vane_offsets_new();
+    vane_offsets_assign(t, 0);
+    vane_offsets_consumed(t, 0, 100);
+    vane_offsets_consumed(t, 0, 101); /* waits */
+    int64_t h101 = vane_offsets_wait(t, 0, 101);
+    vane_offsets_consumed(t, 0, 102);
+    vane_offsets_consumed(t, 0, 103); /* waits */
+    vane_offsets_wait(t, 0, 103);
+    vane_offsets_consumed(t, 0, 104);
+    assert_int_equal(vane_offsets_applied(t, 0), 100);
+    assert_int_equal(vane_offsets_waiting(t, 0), 2);
+    vane_offsets_done_offset(t, 0, 103); /* later one finishes first: nothing moves */
+    assert_int_equal(vane_offsets_applied(t, 0), 100);
+    vane_offsets_done(t, 0, h101);
+    assert_int_equal(vane_offsets_applied(t, 0), 104);
+    assert_int_equal(vane_offsets_waiting(t, 0), 0);
+    vane_offsets_free(t);
+}
+
+static void test_offsets_ring_growth_and_revoke(void **state)
+{
+    (void)state;
+    vane_offsets_t *t = vane_offsets_new();
+    vane_offsets_assign(t, 7);
+    for (int64_t o = 0; o < 1000; o++) {
+        vane_offsets_consumed(t, 7, o);
+        assert_true(vane_offsets_wait(t, 7, o) >= 0);
+    }
+    for (int64_t o = 999; o >= 1; o--)
+        vane_offsets_done_offset(t, 7, o);
+    assert_int_equal(vane_offsets_applied(t, 7), -1); /* offset 0 still waits */
+    vane_offsets_done_offset(t, 7, 0);
+    assert_int_equal(vane_offsets_applied(t, 7), 999);
+    assert_int_equal(vane_offsets_next(t, -1), 7);
+    assert_int_equal(vane_offsets_next(t, 7), -1);
+    vane_offsets_revoke(t, 7);
+    assert_false(vane_offsets_assigned(t, 7));
+    assert_int_equal(vane_offsets_next(t, -1), -1);
+    vane_offsets_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cache_add_get_remove),
+        cmocka_unit_test(test_cache_many_keys_rehash),
+        cmocka_unit_test(test_cache_pending_fifo),
+        cmocka_unit_test(test_cache_dirty_and_evict),
+        cmocka_unit_test(test_offsets_in_order),
+        cmocka_unit_test(test_offsets_waiting_out_of_order),
+        cmocka_unit_test(test_offsets_ring_growth_and_revoke),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
