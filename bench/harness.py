@@ -1,0 +1,1033 @@
+#!/usr/bin/env python3
+"""bench/harness.py - runs vane's benchmark scenarios against this machine's own limits.
+
+Started by bench/run.sh (which builds first); see bench/README.md for the method. Every
+measurement is preceded by a wait for a quiet machine and a calibration loop, and records the
+CPU other processes used while it ran, so noisy repetitions are marked, not hidden. Every raw
+figure goes to OUT/results.json; bench/report.py turns that into OUT/REPORT.md and the plots.
+
+Only the Python standard library is used. Every process started here is stopped on exit, on
+error and on SIGINT/SIGTERM.
+"""
+import argparse
+import atexit
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# ------------------------------------------------------------------------------------------
+# Parameters: full run and --quick (a smoke test of the harness, not a measurement).
+# ------------------------------------------------------------------------------------------
+FULL = dict(reps=3, events=1500000, customers=1000000, partitions=64, pb_events=1500000,
+            gen_events=1000000, gen_customers=2000, lat_rate=200, lat_seconds=20, lat_warmup=3,
+            engine_events=1500000, decode_events=300000, redis_cmds=300000, soak_seconds=600,
+            startup_reps=3, quiet_max_wait=30, cache_customers=1000, zipf_s=1.1)
+# --quick keeps one stream per scenario group and two repetitions, so it ends in < 3 minutes
+# even with vane; the variants (protobuf stream, 3 brokers, 2 instances, gen stream, fetch
+# stalls, memory) are marked "not run: full run only".
+QUICK = dict(reps=2, events=60000, customers=50000, partitions=16, pb_events=60000,
+             gen_events=30000, gen_customers=500, lat_rate=200, lat_seconds=4, lat_warmup=2,
+             engine_events=100000, decode_events=20000, redis_cmds=20000, soak_seconds=0,
+             startup_reps=1, quiet_max_wait=1, cache_customers=1000, zipf_s=1.1, variants=False)
+FULL["variants"] = True
+
+NOISY_OTHER_CORES = 0.25  # CPU (in cores) used by other processes during a measurement
+NOISY_CALIB = 1.15        # calibration loop slower than 1.15x the run's fastest
+QUIET_CORES = 0.20        # "quiet": other processes use less than this many cores
+
+PROCS = []
+
+
+def log(msg):
+    sys.stderr.write("[bench %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+# ------------------------------------------------------------------------------------------
+# Processes
+# ------------------------------------------------------------------------------------------
+class Proc:
+    """A long-running process we started (broker, redis, vane, relay); stopped at exit."""
+
+    def __init__(self, name, cmd, logdir, env=None):
+        self.name = name
+        self.cmd = cmd
+        self.log_path = os.path.join(logdir, "%s.log" % name)
+        self.out_path = os.path.join(logdir, "%s.out" % name)
+        self._log = open(self.log_path, "wb")
+        self._out = open(self.out_path, "wb")
+        e = dict(os.environ)
+        if env:
+            e.update(env)
+        self.p = subprocess.Popen(cmd, stdout=self._out, stderr=self._log, env=e,
+                                  start_new_session=True)
+        self.t_start = time.monotonic()
+        PROCS.append(self)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def cpu_s(self):
+        """user+system CPU seconds of the process (all threads) so far; None when gone."""
+        try:
+            with open("/proc/%d/stat" % self.p.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def rss_kb(self):
+        try:
+            with open("/proc/%d/status" % self.p.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return None
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.p.poll() is None:
+            try:
+                self.p.send_signal(sig)
+                self.p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+            except ProcessLookupError:
+                pass
+        for f in (self._log, self._out):
+            try:
+                f.close()
+            except OSError:
+                pass
+        if self in PROCS:
+            PROCS.remove(self)
+        return self.p.returncode
+
+    def stdout(self):
+        try:
+            with open(self.out_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def log_tail(self, n=15):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+
+def stop_all():
+    for p in list(reversed(PROCS)):
+        try:
+            p.stop(timeout=10)
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+def on_signal(sig, frame):
+    stop_all()
+    sys.exit(128 + sig)
+
+
+def last_json(text):
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    return None
+
+
+def run_cmd(cmd, timeout=600, env=None):
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                       env=e, start_new_session=True)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"), \
+        time.monotonic() - t0
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_until(pred, timeout, step=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# Quiet machine, calibration, CPU accounting
+# ------------------------------------------------------------------------------------------
+def cpu_times():
+    """(busy, total) jiffies over all CPUs from /proc/stat."""
+    with open("/proc/stat") as f:
+        parts = f.readline().split()[1:]
+    v = [int(x) for x in parts[:8]]
+    idle = v[3] + v[4]
+    return sum(v) - idle, sum(v)
+
+
+NCPU = os.cpu_count() or 1
+TCK = os.sysconf("SC_CLK_TCK")
+
+
+class Bench:
+    def __init__(self, args, par):
+        self.args = args
+        self.par = par
+        self.out = args.out
+        self.bin = args.bin_dir
+        self.logdir = os.path.join(self.out, "logs")
+        os.makedirs(self.logdir, exist_ok=True)
+        self.tmp = tempfile.mkdtemp(prefix="vane-bench-")
+        self.res = {"scenarios": {}, "measurements": [], "params": par,
+                    "quick": bool(args.quick)}
+        self.redis_sock = None
+        self.redis = None
+        self.cluster = {}
+        self.vane_bin = args.vane
+        self.vane_problem = None
+        self.datasets = {}
+
+    # --- infrastructure helpers --------------------------------------------------------
+    def lim(self, name):
+        return os.path.join(self.bin, "bench", "limit_" + name)
+
+    def quiet(self):
+        """Wait until other processes use < QUIET_CORES; return (waited_s, busy_cores)."""
+        t0 = time.monotonic()
+        busy = None
+        while True:
+            b0, _ = cpu_times()
+            ours0 = self.our_cpu()
+            time.sleep(0.5)
+            b1, _ = cpu_times()
+            ours1 = self.our_cpu()
+            busy = ((b1 - b0) / TCK - max(0.0, ours1 - ours0)) / 0.5
+            if busy < QUIET_CORES or time.monotonic() - t0 > self.par["quiet_max_wait"]:
+                return time.monotonic() - t0, max(0.0, busy)
+
+    def our_cpu(self):
+        return sum((p.cpu_s() or 0.0) for p in PROCS)
+
+    def calibrate(self):
+        rc, out, err, _ = run_cmd([self.lim("calib")], timeout=60)
+        j = last_json(out) or {}
+        return j.get("calib_ms")
+
+    def measure(self, label, fn):
+        """Quiet wait + calibration, then fn() -> dict; records env figures with the result."""
+        waited, pre_busy = self.quiet()
+        calib = self.calibrate()
+        b0, _ = cpu_times()
+        ours0 = self.our_cpu()
+        t0 = time.monotonic()
+        r = fn()
+        wall = time.monotonic() - t0
+        b1, _ = cpu_times()
+        ours1 = self.our_cpu()
+        child = r.pop("_child_cpu_s", 0.0) if isinstance(r, dict) else 0.0
+        other = ((b1 - b0) / TCK - max(0.0, ours1 - ours0) - child) / max(wall, 1e-3)
+        env = {"label": label, "quiet_wait_s": round(waited, 2),
+               "busy_before_cores": round(pre_busy, 3), "calib_ms": calib,
+               "other_cpu_cores": round(max(0.0, other), 3), "wall_s": round(wall, 3)}
+        self.res["measurements"].append(env)
+        if isinstance(r, dict):
+            r["env"] = env
+        return r
+
+    def limit(self, name, argv, timeout=600):
+        """Run a limit program; returns its JSON (plus _child_cpu_s) or raises."""
+        t_cpu0 = os.times()
+        rc, out, err, wall = run_cmd([self.lim(name)] + argv, timeout=timeout)
+        t_cpu1 = os.times()
+        j = last_json(out)
+        if j is None:
+            raise RuntimeError("limit_%s failed (rc %d): %s" % (name, rc, err.strip()[-400:]))
+        j["_child_cpu_s"] = (t_cpu1.children_user - t_cpu0.children_user) + \
+            (t_cpu1.children_system - t_cpu0.children_system)
+        j["rc"] = rc
+        return j
+
+    def start_redis(self):
+        if self.args.redis:
+            self.redis_url = self.args.redis
+            self.redis_cli = ["redis-cli", "-u", self.args.redis] \
+                if not self.args.redis.startswith("unix://") else \
+                ["redis-cli", "-s", self.args.redis[len("unix://"):]]
+            self.redis_sock = self.args.redis[len("unix://"):] \
+                if self.args.redis.startswith("unix://") else None
+            return
+        d = os.path.join(self.tmp, "redis")
+        os.makedirs(d, exist_ok=True)
+        self.redis_sock = os.path.join(d, "redis.sock")
+        self.redis = Proc("redis", ["redis-server", "--port", "0", "--unixsocket", self.redis_sock,
+                                    "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+                                    "--dir", d, "--logfile", ""], self.logdir)
+        self.redis_url = "unix://" + self.redis_sock
+        self.redis_cli = ["redis-cli", "-s", self.redis_sock]
+        if not wait_until(lambda: self.rcli("PING").strip() == "PONG", 10):
+            raise RuntimeError("redis-server did not start: " + self.redis.log_tail())
+
+    def rcli(self, *args):
+        try:
+            rc, out, err, _ = run_cmd(self.redis_cli + list(args), timeout=60)
+        except subprocess.TimeoutExpired:
+            return ""
+        return out
+
+    def redis_info(self, section):
+        out = {}
+        for line in self.rcli("INFO", section).splitlines():
+            if ":" in line and not line.startswith("#"):
+                k, v = line.strip().split(":", 1)
+                out[k] = v
+        return out
+
+    def vane_has(self, cmd):
+        if not self.vane_bin or not os.path.exists(self.vane_bin):
+            return False
+        try:
+            rc, out, err, _ = run_cmd([self.vane_bin, "help", cmd], timeout=10)
+        except subprocess.TimeoutExpired:
+            return False
+        text = out + err
+        return rc == 0 and "usage" in text.lower() and "not built" not in text.lower()
+
+    def start_cluster(self, name, nbrokers, topics):
+        """A Kafka cluster: --brokers given (external) or `vane broker` or limit_mock."""
+        if self.args.brokers:
+            self.cluster[name] = {"bootstrap": self.args.brokers, "proc": None, "kind": "external"}
+            return self.cluster[name]
+        bfile = os.path.join(self.tmp, "bootstrap-%s" % name)
+        targs = []
+        for t in topics:
+            targs += ["--topic", t]
+        if self.vane_has("broker") and not self.args.mock:
+            cmd = [self.vane_bin, "broker", "--bootstrap-file", bfile,
+                   "--brokers", str(nbrokers)] + targs
+            kind = "vane broker"
+        else:
+            cmd = [self.lim("mock"), "--bootstrap-file", bfile,
+                   "--brokers-count", str(nbrokers)] + targs
+            kind = "limit_mock"
+        p = Proc("broker-%s" % name, cmd, self.logdir)
+        ok = wait_until(lambda: os.path.exists(bfile) and open(bfile).read().strip(), 20)
+        if not ok:
+            raise RuntimeError("%s did not start: %s" % (kind, p.log_tail()))
+        self.cluster[name] = {"bootstrap": open(bfile).read().strip().splitlines()[0],
+                              "proc": p, "kind": kind, "brokers": nbrokers}
+        log("cluster %s: %s (%s, %d broker(s))" % (name, self.cluster[name]["bootstrap"],
+                                                   kind, nbrokers))
+        return self.cluster[name]
+
+    def stop_cluster(self, name):
+        c = self.cluster.pop(name, None)
+        if c and c["proc"]:
+            c["proc"].stop()
+
+
+# ------------------------------------------------------------------------------------------
+# Machine description
+# ------------------------------------------------------------------------------------------
+def machine_info(args):
+    def cmd_out(c):
+        try:
+            return subprocess.run(c, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  timeout=10).stdout.decode().strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+
+    model = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_kb = None
+    try:
+        with open("/proc/meminfo") as f:
+            mem_kb = int(f.readline().split()[1])
+    except (OSError, ValueError):
+        pass
+    libs = {}
+    for pc in ["rdkafka", "hiredis", "libprotobuf-c", "libuv", "yaml-0.1", "libmicrohttpd",
+               "libxxhash"]:
+        libs[pc] = cmd_out(["pkg-config", "--modversion", pc])
+    redis_v = cmd_out(["redis-server", "--version"])
+    commit = cmd_out(["git", "-C", ROOT, "rev-parse", "HEAD"])
+    dirty = cmd_out(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
+    return {"cpus": os.cpu_count(), "model": model, "kernel": platform.release(),
+            "mem_gb": round(mem_kb / 1048576, 1) if mem_kb else None,
+            "libraries": libs, "redis_server": redis_v,
+            "compiler": (cmd_out(["cc", "--version"]) or "").splitlines()[0:1],
+            "python": platform.python_version(), "git_commit": commit,
+            "git_dirty": bool(dirty), "build_dir": args.bin_dir, "build_type": args.build_type,
+            "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+# ------------------------------------------------------------------------------------------
+# vane adapter: how the harness runs the daemon and reads its progress.
+# ------------------------------------------------------------------------------------------
+def scrape(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as r:
+            text = r.read().decode(errors="replace")
+    except Exception:  # noqa: BLE001 - not up yet, or gone
+        return None
+    m = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        mm = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfNa]+)", line)
+        if mm:
+            key = mm.group(1) + (mm.group(2) or "")
+            try:
+                m[key] = float(mm.group(3))
+            except ValueError:
+                pass
+    return m
+
+
+def msum(m, name):
+    """Sum of a metric over all its label sets."""
+    if not m:
+        return 0.0
+    return sum(v for k, v in m.items() if k == name or k.startswith(name + "{"))
+
+
+class Vane:
+    """One `vane run` instance with its own config file and metrics port."""
+
+    def __init__(self, b, name, bootstrap, group, extra=None, consumer_props=None):
+        self.port = free_port()
+        cfg = os.path.join(b.tmp, "vane-%s.yaml" % name)
+        lines = ["kafka:",
+                 "  brokers: \"%s\"" % bootstrap,
+                 "  group: \"%s\"" % group,
+                 "  auto_offset_reset: earliest"]
+        for k, v in (extra or {}).get("kafka", {}).items():
+            lines.append("  %s: %s" % (k, v))
+        if consumer_props:
+            lines.append("  consumer:")
+            for k, v in consumer_props.items():
+                lines.append("    \"%s\": \"%s\"" % (k, v))
+        lines += ["redis:", "  url: \"%s\"" % b.redis_url]
+        for k, v in (extra or {}).get("redis", {}).items():
+            lines.append("  %s: %s" % (k, v))
+        lines += ["http:", "  listen: \"127.0.0.1:%d\"" % self.port,
+                  "metrics:", "  render_interval: 50ms",
+                  "log:", "  level: info", "  format: json",
+                  "engine:", "  max_past: 3650d"]
+        with open(cfg, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.cfg = cfg
+        self.proc = Proc("vane-%s" % name, [b.vane_bin, "run", "--config", cfg], b.logdir)
+        self.t_start = self.proc.t_start
+
+    def metrics(self):
+        return scrape(self.port)
+
+    def wait_up(self, timeout=30):
+        ok = wait_until(lambda: (not self.proc.alive()) or self.metrics() is not None, timeout)
+        return bool(ok) and self.proc.alive()
+
+
+# ------------------------------------------------------------------------------------------
+# Scenarios
+# ------------------------------------------------------------------------------------------
+EVENTS_CONSUMED = "vane_events_consumed_total"
+EVENTS_APPLIED = "vane_events_applied_total"
+
+
+def vane_progress(m):
+    consumed = msum(m, EVENTS_CONSUMED)
+    applied = msum(m, EVENTS_APPLIED) if any(k.startswith(EVENTS_APPLIED) for k in (m or {})) \
+        else msum(m, "vane_events_processed_total")
+    rejected = msum(m, "vane_events_rejected_total")
+    return consumed, applied + rejected
+
+
+def run_vane_throughput(b, cname, n_expected, label, instances=1, consumer_props=None,
+                        extra=None, timeout=600):
+    """Start instance(s) of vane on cluster cname, fresh group; time first event -> last
+    applied from its metrics (polled every 50 ms). Returns figures or raises."""
+    group = "vane-%s-%d" % (label, int(time.time() * 1000) % 10**8)
+    cl = b.cluster[cname]
+    vs = [Vane(b, "%s-%d" % (label, i), cl["bootstrap"], group, extra=extra,
+               consumer_props=consumer_props) for i in range(instances)]
+    try:
+        for v in vs:
+            if not v.wait_up(30):
+                raise RuntimeError("vane run did not come up: " + v.proc.log_tail(8))
+        t_first = None
+        t_done = None
+        series = []
+        samples = []
+        t0 = time.monotonic()
+        last_change = t0
+        last_total = -1
+        while time.monotonic() - t0 < timeout:
+            ms = [v.metrics() for v in vs]
+            now = time.monotonic()
+            consumed = sum(vane_progress(m)[0] for m in ms)
+            done = sum(vane_progress(m)[1] for m in ms)
+            if consumed > 0 and t_first is None:
+                t_first = now
+            if t_first is not None:
+                series.append([round((now - t_first) * 1000), done])
+            samples.append({"t": round(now - t0, 3),
+                            "rss_kb": [v.proc.rss_kb() for v in vs]})
+            if done >= n_expected:
+                t_done = now
+                break
+            if done != last_total:
+                last_total = done
+                last_change = now
+            if not all(v.proc.alive() for v in vs):
+                raise RuntimeError("vane exited: " + vs[0].proc.log_tail(8))
+            if t_first and now - last_change > 20:
+                raise RuntimeError("vane stalled at %d of %d events" % (done, n_expected))
+            time.sleep(0.05)
+        if t_done is None:
+            raise RuntimeError("timeout: %d of %d events" % (last_total, n_expected))
+        cpu = sum((v.proc.cpu_s() or 0) for v in vs)
+        final = [v.metrics() for v in vs]
+        secs = max(t_done - t_first, 1e-6)
+        first_ms = (t_first - min(v.t_start for v in vs)) * 1000
+        return {"events": n_expected, "seconds": secs, "rate": n_expected / secs,
+                "cpu_s": cpu, "cpu_ns_per_event": cpu * 1e9 / n_expected,
+                "first_event_ms": first_ms, "series": series,
+                "rss_kb": [v.proc.rss_kb() for v in vs], "metrics": final,
+                "_child_cpu_s": cpu}
+    finally:
+        for v in vs:
+            v.proc.stop()
+
+
+def not_run(reason):
+    return {"status": "not run", "reason": reason}
+
+
+def load_dataset(b, cname, key, count, customers, fmt="json", zipf=0, topic="bank.events",
+                 seed=1):
+    cl = b.cluster[cname]
+    j = b.limit("load", ["--brokers", cl["bootstrap"], "--topic", topic, "--count", str(count),
+                         "--customers", str(customers), "--format", fmt, "--zipf", str(zipf),
+                         "--seed", str(seed)], timeout=900)
+    j.pop("_child_cpu_s", None)
+    if j.get("failed"):
+        raise RuntimeError("loader: %d messages failed" % j["failed"])
+    b.datasets[key] = j
+    log("loaded %s: %d events, %.1f B avg, %.0f ev/s" % (key, j["produced"], j["avg_bytes"],
+                                                        j["rate"]))
+    return j
+
+
+def raw_consume(b, cname, count, label, extra_x=None):
+    cl = b.cluster[cname]
+    group = "raw-%s-%d" % (label, int(time.time() * 1000) % 10**8)
+    argv = ["--brokers", cl["bootstrap"], "--topic", "bank.events", "--group", group,
+            "--expect", str(count), "--timeout-s", "300"]
+    for x in extra_x or []:
+        argv += ["-X", x]
+    return b.limit("consume", argv)
+
+
+def sc_throughput(b, par, vane_ok):
+    """Scenarios 1-3 and 9: throughput, fetch stalls, CPU per event, start-up."""
+    out = {}
+    reps = par["reps"]
+    # Dataset 1: JSON, uniform over customers, one broker.
+    b.start_cluster("one", 1, ["bank.events:%d" % par["partitions"], "churn.alerts:8",
+                               "bank.events.dlq:1", "churn.alerts.shadow:1"])
+    load_dataset(b, "one", "json_uniform", par["events"], par["customers"])
+    rows = []
+    for r in range(reps):
+        rep = {"rep": r + 1}
+        rep["raw"] = b.measure("raw consume json #%d" % (r + 1),
+                               lambda: raw_consume(b, "one", par["events"], "json"))
+        if vane_ok:
+            try:
+                b.rcli("FLUSHALL")
+                rep["vane"] = b.measure("vane json #%d" % (r + 1),
+                                        lambda: run_vane_throughput(b, "one", par["events"],
+                                                                    "json%d" % r))
+                rep["ratio"] = rep["vane"]["rate"] / rep["raw"]["rate"]
+                rep["cpu_ratio"] = rep["vane"]["cpu_ns_per_event"] / rep["raw"]["cpu_ns_per_msg"]
+                rep["startup_ratio"] = rep["vane"]["first_event_ms"] / rep["raw"]["first_msg_ms"]
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                rep["vane_error"] = str(e)
+        rows.append(rep)
+    out["throughput_json"] = {"status": "ok", "reps": rows,
+                              "dataset": b.datasets.get("json_uniform")}
+    if vane_ok and not any("vane" in r for r in rows):
+        out["throughput_json"]["vane_status"] = "not run: " + rows[-1].get("vane_error", "?")
+
+    if not par["variants"]:
+        b.stop_cluster("one")
+        for k in ("fetch_stalls", "throughput_protobuf", "throughput_3brokers", "throughput_gen"):
+            out[k] = not_run("full run only (--quick)")
+        return out
+
+    # Scenario 2: no fetch stalls: defaults vs a pre-fetch queue sized for >= 1 s of traffic.
+    if vane_ok and any("vane" in r for r in rows):
+        rate = max(r["vane"]["rate"] for r in rows if "vane" in r)
+        avg = b.datasets["json_uniform"]["avg_bytes"]
+        kb = int(max(65536, rate * avg * 2 / 1024))  # 2 s of traffic, never below the default
+        msgs = int(max(100000, rate * 2))
+        rows2 = []
+        for r in range(reps):
+            rep = {"rep": r + 1}
+            try:
+                b.rcli("FLUSHALL")
+                rep["defaults"] = b.measure("vane defaults #%d" % (r + 1),
+                                            lambda: run_vane_throughput(b, "one", par["events"],
+                                                                        "def%d" % r))
+                b.rcli("FLUSHALL")
+                rep["big_queue"] = b.measure(
+                    "vane big queue #%d" % (r + 1),
+                    lambda: run_vane_throughput(
+                        b, "one", par["events"], "bigq%d" % r,
+                        extra={"kafka": {"queued_max_messages_kbytes": kb}},
+                        consumer_props={"queued.min.messages": msgs}))
+                rep["ratio"] = rep["defaults"]["rate"] / rep["big_queue"]["rate"]
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                rep["vane_error"] = str(e)
+            rows2.append(rep)
+        out["fetch_stalls"] = {"status": "ok", "reps": rows2, "big_queue_kbytes": kb,
+                               "big_queue_min_messages": msgs}
+    else:
+        out["fetch_stalls"] = not_run(b.vane_problem or "vane run did not complete scenario 1")
+
+    # Protobuf: the same stream as protobuf, on a fresh cluster (the mock keeps everything).
+    b.stop_cluster("one")
+    b.start_cluster("pb", 1, ["bank.events:%d" % par["partitions"], "churn.alerts:8",
+                              "bank.events.dlq:1", "churn.alerts.shadow:1"])
+    load_dataset(b, "pb", "pb_uniform", par["pb_events"], par["customers"], fmt="protobuf")
+    rows = []
+    for r in range(reps):
+        rep = {"rep": r + 1}
+        rep["raw"] = b.measure("raw consume protobuf #%d" % (r + 1),
+                               lambda: raw_consume(b, "pb", par["pb_events"], "pb"))
+        if vane_ok:
+            try:
+                b.rcli("FLUSHALL")
+                rep["vane"] = b.measure("vane protobuf #%d" % (r + 1),
+                                        lambda: run_vane_throughput(b, "pb", par["pb_events"],
+                                                                    "pb%d" % r))
+                rep["ratio"] = rep["vane"]["rate"] / rep["raw"]["rate"]
+                rep["cpu_ratio"] = rep["vane"]["cpu_ns_per_event"] / rep["raw"]["cpu_ns_per_msg"]
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                rep["vane_error"] = str(e)
+        rows.append(rep)
+    out["throughput_protobuf"] = {"status": "ok", "reps": rows,
+                                  "dataset": b.datasets.get("pb_uniform")}
+    b.stop_cluster("pb")
+
+    # 3 brokers, and 2 instances in one group (JSON uniform).
+    b.start_cluster("three", 3, ["bank.events:%d" % par["partitions"], "churn.alerts:8",
+                                 "bank.events.dlq:1", "churn.alerts.shadow:1"])
+    load_dataset(b, "three", "json_3brokers", par["events"], par["customers"])
+    rows = []
+    for r in range(reps):
+        rep = {"rep": r + 1}
+        rep["raw"] = b.measure("raw consume 3 brokers #%d" % (r + 1),
+                               lambda: raw_consume(b, "three", par["events"], "three"))
+        if vane_ok:
+            try:
+                b.rcli("FLUSHALL")
+                rep["vane"] = b.measure("vane 3 brokers #%d" % (r + 1),
+                                        lambda: run_vane_throughput(b, "three", par["events"],
+                                                                    "three%d" % r))
+                rep["ratio"] = rep["vane"]["rate"] / rep["raw"]["rate"]
+                b.rcli("FLUSHALL")
+                rep["vane2"] = b.measure("vane x2 3 brokers #%d" % (r + 1),
+                                         lambda: run_vane_throughput(b, "three", par["events"],
+                                                                     "two%d" % r, instances=2))
+                rep["ratio2"] = rep["vane2"]["rate"] / rep["raw"]["rate"]
+                rep["scaling"] = rep["vane2"]["rate"] / rep["vane"]["rate"]
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                rep["vane_error"] = str(e)
+        rows.append(rep)
+    out["throughput_3brokers"] = {"status": "ok", "reps": rows,
+                                  "dataset": b.datasets.get("json_3brokers")}
+    b.stop_cluster("three")
+
+    # The `vane gen` stream: few customers, many events each.
+    out["throughput_gen"] = sc_gen_stream(b, par, vane_ok)
+    return out
+
+
+def sc_gen_stream(b, par, vane_ok):
+    if not b.vane_has("gen"):
+        return not_run("`vane gen` is not built in this tree")
+    b.start_cluster("gen", 1, ["bank.events:%d" % par["partitions"], "churn.alerts:8",
+                               "bank.events.dlq:1", "churn.alerts.shadow:1"])
+    try:
+        cl = b.cluster["gen"]
+        rc, out, err, wall = run_cmd([b.vane_bin, "gen", "--brokers", cl["bootstrap"],
+                                      "--events", str(par["gen_events"]),
+                                      "--customers", str(par["gen_customers"])], timeout=900)
+        if rc != 0:
+            return not_run("vane gen failed (rc %d): %s" % (rc, err.strip()[-300:]))
+        rows = []
+        for r in range(par["reps"]):
+            rep = {"rep": r + 1}
+            rep["raw"] = b.measure("raw consume gen #%d" % (r + 1),
+                                   lambda: raw_consume(b, "gen", par["gen_events"], "gen"))
+            n = rep["raw"]["msgs"]
+            if vane_ok:
+                try:
+                    b.rcli("FLUSHALL")
+                    rep["vane"] = b.measure("vane gen #%d" % (r + 1),
+                                            lambda: run_vane_throughput(b, "gen", n,
+                                                                        "gen%d" % r))
+                    rep["ratio"] = rep["vane"]["rate"] / rep["raw"]["rate"]
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    rep["vane_error"] = str(e)
+            rows.append(rep)
+        return {"status": "ok", "reps": rows, "gen_wall_s": wall}
+    finally:
+        b.stop_cluster("gen")
+
+
+def sc_engine(b, par):
+    """Scenario 4: engine alone (`vane replay`) vs the state floor, three key distributions."""
+    cases = [("uniform", par["customers"], 0), ("cache_resident", par["cache_customers"], 0),
+             ("zipf", par["customers"], par["zipf_s"])]
+    have_replay = b.vane_has("replay")
+    out = {"status": "ok", "cases": {}}
+    for name, customers, zipf in cases:
+        path = os.path.join(b.tmp, "engine-%s.jsonl" % name)
+        b.limit("load", ["--file", path, "--count", str(par["engine_events"]), "--customers",
+                         str(customers), "--zipf", str(zipf), "--seed", "7"])
+        rows = []
+        for r in range(par["reps"]):
+            rep = {"rep": r + 1}
+            rep["floor"] = b.measure("state floor %s #%d" % (name, r + 1), lambda: b.limit(
+                "state", ["--count", str(par["engine_events"]), "--customers", str(customers),
+                          "--zipf", str(zipf), "--seed", "7"]))
+            if have_replay:
+                try:
+                    rep["vane"] = b.measure("vane replay %s #%d" % (name, r + 1),
+                                            lambda: replay_once(b, path))
+                    if rep["vane"].get("ns_per_event"):
+                        rep["ratio"] = rep["vane"]["ns_per_event"] / rep["floor"]["ns_per_event"]
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    rep["vane_error"] = str(e)
+            rows.append(rep)
+        out["cases"][name] = {"reps": rows, "customers": customers, "zipf": zipf,
+                              "events": par["engine_events"]}
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    if not have_replay:
+        out["vane_status"] = "not run: `vane replay` is not built in this tree"
+    return out
+
+
+def replay_once(b, path):
+    stats = os.path.join(b.tmp, "replay-stats.json")
+    t0 = os.times()
+    rc, out, err, wall = run_cmd([b.vane_bin, "replay", "--format", "json", "--quiet",
+                                  "--no-progress", "--output", "/dev/null", "--stats-json", stats,
+                                  path], timeout=900)
+    t1 = os.times()
+    if rc != 0:
+        raise RuntimeError("vane replay rc %d: %s" % (rc, err.strip()[-300:]))
+    with open(stats) as f:
+        st = json.load(f)
+    ns = None
+    for k in ("engine_ns_per_event", "ns_per_event"):
+        if isinstance(st.get(k), (int, float)):
+            ns = st[k]
+            break
+    return {"ns_per_event": ns, "stats": st, "wall_s": wall,
+            "_child_cpu_s": (t1.children_user - t0.children_user) +
+            (t1.children_system - t0.children_system)}
+
+
+def sc_decode(b, par):
+    """Scenario 5: decode in memory, JSON vs jsmn and protobuf vs protobuf-c."""
+    out = {"status": "ok", "formats": {}}
+    for fmt in ("json", "protobuf"):
+        path = os.path.join(b.tmp, "decode.%s" % fmt)
+        b.limit("load", ["--file", path, "--count", str(par["decode_events"]), "--customers",
+                         str(par["customers"]), "--format", fmt, "--seed", "3"])
+        rows = []
+        for r in range(par["reps"]):
+            j = b.measure("decode %s #%d" % (fmt, r + 1),
+                          lambda: b.limit("decode", ["--file", path, "--format", fmt]))
+            rows.append({"rep": r + 1, "decode": j, "ratio": j.get("ratio")})
+        out["formats"][fmt] = {"reps": rows}
+        if rows and rows[0]["decode"].get("not_run"):
+            out["vane_status"] = "not run: " + rows[0]["decode"]["not_run"]
+    return out
+
+
+def sc_latency(b, par, vane_ok, max_rate=None):
+    """Scenario 6: event -> alert latency, vane vs the relay, at 200/s and at 50% of max."""
+    out = {"status": "ok", "fetch_wait_max_ms": 10, "linger_ms": 5, "loads": {}}
+    b.start_cluster("lat", 1, ["bank.events:%d" % par["partitions"], "churn.alerts:8",
+                               "relay.out:8", "bank.events.dlq:1", "churn.alerts.shadow:1"])
+    try:
+        loads = [("200/s", par["lat_rate"])]
+        if max_rate:
+            loads.append(("50% of max", max(par["lat_rate"], int(max_rate * 0.5))))
+        for lname, rate in loads:
+            rows = []
+            for r in range(par["reps"]):
+                rep = {"rep": r + 1}
+                rep["relay"] = b.measure("relay %s #%d" % (lname, r + 1),
+                                         lambda: latency_relay(b, rate, "rl%d%s" % (r, rate)))
+                if vane_ok:
+                    try:
+                        rep["vane"] = b.measure("vane latency %s #%d" % (lname, r + 1),
+                                                lambda: latency_vane(b, rate, "vl%d%s" % (r, rate)))
+                        for q in ("p50_ms", "p99_ms", "p999_ms"):
+                            rep[q.replace("_ms", "_ratio")] = rep["vane"][q] / rep["relay"][q]
+                        rep["p50_diff_ms"] = rep["vane"]["p50_ms"] - rep["relay"]["p50_ms"]
+                    except (RuntimeError, subprocess.TimeoutExpired) as e:
+                        rep["vane_error"] = str(e)
+                rows.append(rep)
+            out["loads"][lname] = {"rate": rate, "reps": rows}
+        if not max_rate:
+            out["loads"]["50% of max"] = not_run("needs vane's max rate from scenario 1")
+    finally:
+        b.stop_cluster("lat")
+    return out
+
+
+def probe(b, out_topic, rate, tag):
+    cl = b.cluster["lat"]
+    lat_file = os.path.join(b.out, "lat-%s.txt" % tag)
+    return b.limit("lat", ["--brokers", cl["bootstrap"], "--in", "bank.events", "--out",
+                           out_topic, "--rate", str(rate), "--seconds",
+                           str(par_get(b, "lat_seconds")), "--warmup-s",
+                           str(par_get(b, "lat_warmup")), "--tag", tag, "--lat-file", lat_file],
+                   timeout=300) | {"lat_file": os.path.basename(lat_file)}
+
+
+def par_get(b, k):
+    return b.par[k]
+
+
+def latency_relay(b, rate, tag):
+    cl = b.cluster["lat"]
+    p = Proc("relay-%s" % tag, [b.lim("relay"), "--brokers", cl["bootstrap"], "--in",
+                                "bank.events", "--out", "relay.out", "--group", "relay-" + tag,
+                                "--fetch-wait-max-ms", "10", "--linger-ms", "5"], b.logdir)
+    try:
+        if not wait_until(lambda: "ready" in p.log_tail(), 30):
+            raise RuntimeError("relay not ready: " + p.log_tail())
+        j = probe(b, "relay.out", rate, tag)
+        j["relay_cpu_s"] = p.cpu_s() or 0.0
+        j["_child_cpu_s"] += j["relay_cpu_s"]
+        return j
+    finally:
+        p.stop()
+
+
+def latency_vane(b, rate, tag):
+    cl = b.cluster["lat"]
+    v = Vane(b, "lat-" + tag, cl["bootstrap"], "vane-" + tag,
+             extra={"kafka": {"auto_offset_reset": "latest"}})
+    try:
+        if not v.wait_up(30):
+            raise RuntimeError("vane run did not come up: " + v.proc.log_tail(8))
+        # Assigned and fetching: wait until the group has settled (metrics say so, or 5 s).
+        time.sleep(5 if not b.args.quick else 4)
+        j = probe(b, "churn.alerts", rate, tag)
+        j["vane_cpu_s"] = v.proc.cpu_s() or 0.0
+        j["_child_cpu_s"] += j["vane_cpu_s"]
+        return j
+    finally:
+        v.proc.stop()
+
+
+def sc_redis(b, par, state_size):
+    """Scenario 7 (floor part): pipelined SETs of vane's state size through one connection."""
+    rows = []
+    for r in range(par["reps"]):
+        b.rcli("FLUSHALL")
+        args = ["--count", str(par["redis_cmds"]), "--size", str(state_size), "--pipeline",
+                "512"]
+        args += ["--socket", b.redis_sock] if b.redis_sock else []
+        rows.append({"rep": r + 1, "floor": b.measure("redis floor #%d" % (r + 1),
+                                                      lambda: b.limit("redis", args))})
+    b.rcli("FLUSHALL")
+    return {"status": "ok", "reps": rows, "state_size": state_size}
+
+
+# ------------------------------------------------------------------------------------------
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--bin-dir", required=True, help="build directory (has bench/limit_*)")
+    ap.add_argument("--vane", help="the vane binary (default BIN_DIR/vane)")
+    ap.add_argument("--brokers", help="use an existing Kafka cluster (bootstrap list)")
+    ap.add_argument("--redis", help="use an existing Redis (redis://host:port or unix:///path)")
+    ap.add_argument("--mock", action="store_true", help="use limit_mock even if vane broker exists")
+    ap.add_argument("--build-type", default="?")
+    ap.add_argument("--only", help="comma-separated scenario groups to run")
+    args = ap.parse_args()
+    if not args.vane:
+        args.vane = os.path.join(args.bin_dir, "vane")
+    par = dict(QUICK if args.quick else FULL)
+    os.makedirs(args.out, exist_ok=True)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    atexit.register(stop_all)
+
+    b = Bench(args, par)
+    t_begin = time.monotonic()
+    b.res["machine"] = machine_info(args)
+    only = set(args.only.split(",")) if args.only else None
+
+    def want(g):
+        return only is None or g in only
+
+    b.start_redis()
+    vane_ok = b.vane_has("run")
+    if not vane_ok:
+        b.vane_problem = "`vane run` is not built in this tree (vane help run)"
+    sc = b.res["scenarios"]
+
+    def guard(name, fn):
+        try:
+            sc[name] = fn()
+        except Exception as e:  # noqa: BLE001 - record and go on with the next scenario
+            log("%s failed: %s" % (name, e))
+            sc[name] = {"status": "error", "reason": str(e)[-500:]}
+        save(b)
+
+    if want("throughput"):
+        try:
+            sc.update(sc_throughput(b, par, vane_ok))
+        except Exception as e:  # noqa: BLE001
+            log("throughput failed: %s" % e)
+            sc["throughput_json"] = {"status": "error", "reason": str(e)[-500:]}
+        save(b)
+    if want("engine"):
+        guard("engine", lambda: sc_engine(b, par))
+    if want("decode"):
+        guard("decode", lambda: sc_decode(b, par))
+    max_rate = None
+    tj = sc.get("throughput_json", {})
+    rates = [r["vane"]["rate"] for r in tj.get("reps", []) if "vane" in r]
+    if rates:
+        max_rate = sorted(rates)[len(rates) // 2]
+    if want("latency"):
+        guard("latency", lambda: sc_latency(b, par, vane_ok, max_rate))
+    if want("redis"):
+        guard("redis", lambda: sc_redis(b, par, state_size_guess(b)))
+    if want("memory"):
+        guard("memory", lambda: sc_memory(b, par, vane_ok))
+    b.res["total_s"] = round(time.monotonic() - t_begin, 1)
+    b.res["vane_problem"] = b.vane_problem
+    save(b)
+    stop_all()
+    shutil.rmtree(b.tmp, ignore_errors=True)
+    rc = subprocess.call([sys.executable, os.path.join(HERE, "report.py"), args.out])
+    return rc
+
+
+def state_size_guess(b):
+    """Bytes of one persisted state: from vane's keys in Redis when there are any, else 256."""
+    sizes = []
+    keys = b.rcli("--scan", "--pattern", "vane:*", "--count", "1000").split()[:200]
+    for k in keys:
+        try:
+            sizes.append(int(b.rcli("STRLEN", k).strip() or 0))
+        except ValueError:
+            pass
+    sizes = [s for s in sizes if s > 0]
+    return sorted(sizes)[len(sizes) // 2] if sizes else 256
+
+
+def sc_memory(b, par, vane_ok):
+    """Scenario 8: RSS per cached customer, persisted bytes per customer, soak (full run)."""
+    if not vane_ok:
+        return not_run(b.vane_problem)
+    if not par["variants"]:
+        return not_run("full run only (--quick)")
+    out = {"status": "ok"}
+    b.start_cluster("mem", 1, ["bank.events:%d" % par["partitions"], "churn.alerts:8",
+                               "bank.events.dlq:1", "churn.alerts.shadow:1"])
+    try:
+        load_dataset(b, "mem", "json_mem", par["events"], par["customers"])
+        b.rcli("FLUSHALL")
+        r = run_vane_throughput(b, "mem", par["events"], "mem",
+                                extra={"redis": {"cache_max_customers": par["customers"] * 2}})
+        r.pop("_child_cpu_s", None)
+        dbsize = int((b.rcli("DBSIZE").strip() or "0"))
+        mem = b.redis_info("memory")
+        sizes = []
+        keys = b.rcli("--scan", "--pattern", "vane:*", "--count", "1000").split()[:2000]
+        for k in keys:
+            try:
+                sizes.append(int(b.rcli("STRLEN", k).strip() or 0))
+            except ValueError:
+                pass
+        sizes.sort()
+        seen = r["metrics"][0] and msum(r["metrics"][0], "vane_cache_customers")
+        out.update({"vane": r, "redis_keys": dbsize,
+                    "redis_used_memory": int(mem.get("used_memory", 0) or 0),
+                    "state_bytes_median": sizes[len(sizes) // 2] if sizes else None,
+                    "state_bytes_p99": sizes[int(len(sizes) * 0.99)] if sizes else None,
+                    "cached_customers": seen,
+                    "rss_kb": r["rss_kb"][0]})
+        if seen:
+            out["rss_bytes_per_cached_customer"] = r["rss_kb"][0] * 1024 / seen
+    finally:
+        b.stop_cluster("mem")
+    if par["soak_seconds"]:
+        out["soak"] = not_run("soak not implemented yet")
+    else:
+        out["soak"] = not_run("full run only")
+    return out
+
+
+def save(b):
+    with open(os.path.join(b.out, "results.json"), "w") as f:
+        json.dump(b.res, f, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+/* lat.c - the latency probe: paced events in, matching messages out, end-to-end latency.
+ *
+ *   limit_lat (--brokers B | --bootstrap-file F) [--in bank.events] [--out churn.alerts]
+ *             [--rate 200] [--seconds 20] [--warmup-s 2] [--drain-s 5] [--tag run1]
+ *             [--score 2] [--lat-file PATH] [-X key=value ...]   (-X applies to the producer)
+ *
+ * Sends --rate events per second for --seconds, each a SURVEY with a detractor score for a
+ * customer of its own (so every event triggers exactly one alert under the default rules and
+ * no episode cooldown can hold one back). event_id is "lat-<seq>"; the probe reads every
+ * message on --out from the high watermark on and matches the first "lat-<seq>" in its bytes,
+ * which works for a relay (the same bytes) and for vane's alerts (event_ids, JSON or protobuf).
+ * Latency = receive time - send time on this process's monotonic clock. The probe's own
+ * producer uses linger.ms=0 and its consumer fetch.wait.max.ms=10, the same for every system
+ * measured. Events sent during --warmup-s are not counted.
+ *
+ * Prints {"sent","received","missing","p50_ms","p90_ms","p99_ms","p999_ms","max_ms"} and, with
+ * --lat-file, writes every counted latency in microseconds, one per line.
+ */
+#include "bench_kafka.h"
+
+#include <signal.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+/* Find "lat-<digits>" in p[n]; returns the number or -1. */
+static long long find_seq(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 4 < n; i++) {
+        if (p[i] == 'l' && memcmp(p + i, "lat-", 4) == 0) {
+            long long v = 0;
+            size_t j = i + 4;
+            if (j >= n || p[j] < '0' || p[j] > '9')
+                continue;
+            while (j < n && p[j] >= '0' && p[j] <= '9')
+                v = v * 10 + (p[j++] - '0');
+            return v;
+        }
+    }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *in = bench_arg(argc, argv, "--in", "bank.events");
+    const char *out = bench_arg(argc, argv, "--out", "churn.alerts");
+    double rate = bench_arg_d(argc, argv, "--rate", 200);
+    double seconds = bench_arg_d(argc, argv, "--seconds", 20);
+    double warmup = bench_arg_d(argc, argv, "--warmup-s", 2);
+    double drain = bench_arg_d(argc, argv, "--drain-s", 5);
+    const char *tag = bench_arg(argc, argv, "--tag", "r");
+    int score = (int)bench_arg_ll(argc, argv, "--score", 2);
+    const char *lat_file = bench_arg(argc, argv, "--lat-file", NULL);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    if (rate <= 0 || seconds <= 0)
+        bench_die("--rate and --seconds must be > 0");
+    char brokers[1024];
+    bench_brokers(argc, argv, brokers, sizeof(brokers));
+    char err[256];
+
+    static const char *const pdefaults[] = {"linger.ms", "0", NULL};
+    rd_kafka_conf_t *pconf = bench_kconf(argc, argv, pdefaults);
+    bench_kset(pconf, "bootstrap.servers", brokers);
+    rd_kafka_t *rp = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof(err));
+    if (!rp)
+        bench_die("producer: %s", err);
+
+    rd_kafka_conf_t *cconf = rd_kafka_conf_new();
+    bench_kset(cconf, "bootstrap.servers", brokers);
+    bench_kset(cconf, "group.id", "bench-lat-probe");
+    bench_kset(cconf, "enable.auto.commit", "false");
+    bench_kset(cconf, "fetch.wait.max.ms", "10");
+    bench_kset(cconf, "enable.partition.eof", "false");
+    rd_kafka_t *rc = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof(err));
+    if (!rc)
+        bench_die("consumer: %s", err);
+    rd_kafka_poll_set_consumer(rc);
+    int parts = bench_partitions(rc, out, 10000);
+    if (parts <= 0)
+        bench_die("topic %s: no metadata", out);
+    rd_kafka_topic_partition_list_t *as = rd_kafka_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; p++) {
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_query_watermark_offsets(rc, out, p, &lo, &hi, 10000))
+            bench_die("watermarks %s/%d failed", out, p);
+        rd_kafka_topic_partition_list_add(as, out, p)->offset = hi;
+    }
+    if (rd_kafka_assign(rc, as))
+        bench_die("assign failed");
+    rd_kafka_topic_partition_list_destroy(as);
+
+    size_t total = (size_t)(rate * seconds);
+    int64_t *sent_ns = calloc(total, sizeof(int64_t));
+    int64_t *lat_ns = calloc(total, sizeof(int64_t));
+    bool *seen = calloc(total, sizeof(bool));
+    if (!sent_ns || !lat_ns || !seen)
+        bench_die("out of memory");
+    size_t warm = (size_t)(rate * warmup);
+    size_t nsent = 0, nlat = 0, received = 0, dups = 0;
+    int64_t t0 = bench_now_ns();
+    double interval_ns = 1e9 / rate;
+    int64_t end_ns = 0;
+    while (!stop) {
+        int64_t now = bench_now_ns();
+        while (nsent < total && now >= t0 + (int64_t)((double)nsent * interval_ns)) {
+            char buf[256], cust[48];
+            snprintf(cust, sizeof(cust), "L%s-%zu", tag, nsent);
+            int n = snprintf(buf, sizeof(buf),
+                             "{\"event_id\":\"lat-%zu\",\"customer_id\":\"%s\",\"event_time_ms\":"
+                             "%lld,\"channel\":\"MOBILE\",\"engagement\":{\"kind\":\"SURVEY\","
+                             "\"score\":%d}}",
+                             nsent, cust, (long long)bench_wall_ms(), score);
+            sent_ns[nsent] = bench_now_ns();
+            rd_kafka_resp_err_t e =
+                rd_kafka_producev(rp, RD_KAFKA_V_TOPIC(in), RD_KAFKA_V_VALUE(buf, (size_t)n),
+                                  RD_KAFKA_V_KEY(cust, strlen(cust)),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+            if (e)
+                bench_die("produce: %s", rd_kafka_err2str(e));
+            nsent++;
+            if (nsent == total)
+                end_ns = bench_now_ns() + (int64_t)(drain * 1e9);
+        }
+        rd_kafka_poll(rp, 0);
+        int64_t next = nsent < total ? t0 + (int64_t)((double)nsent * interval_ns) : now + 5000000;
+        int wait_ms = (int)((next - bench_now_ns()) / 1000000);
+        if (wait_ms < 0)
+            wait_ms = 0;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rc, wait_ms);
+        if (m) {
+            int64_t rnow = bench_now_ns();
+            if (!m->err) {
+                long long seq = find_seq(m->payload, m->len);
+                if (seq >= 0 && (size_t)seq < nsent) {
+                    if (seen[seq]) {
+                        dups++;
+                    } else {
+                        seen[seq] = true;
+                        received++;
+                        if ((size_t)seq >= warm)
+                            lat_ns[nlat++] = rnow - sent_ns[seq];
+                    }
+                }
+            }
+            rd_kafka_message_destroy(m);
+        }
+        if (nsent == total && (received == total || bench_now_ns() > end_ns))
+            break;
+    }
+    qsort(lat_ns, nlat, sizeof(int64_t), bench_cmp_i64);
+    if (lat_file) {
+        FILE *fp = fopen(lat_file, "w");
+        if (fp) {
+            for (size_t i = 0; i < nlat; i++)
+                fprintf(fp, "%.1f\n", (double)lat_ns[i] / 1e3);
+            fclose(fp);
+        }
+    }
+    size_t counted_sent = nsent > warm ? nsent - warm : 0;
+    printf("{\"sent\":%zu,\"received\":%zu,\"counted\":%zu,\"missing\":%zu,\"duplicates\":%zu,"
+           "\"rate\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,"
+           "\"max_ms\":%.3f}\n",
+           nsent, received, nlat, counted_sent - nlat, dups, rate,
+           (double)bench_quantile(lat_ns, nlat, 0.50) / 1e6,
+           (double)bench_quantile(lat_ns, nlat, 0.90) / 1e6,
+           (double)bench_quantile(lat_ns, nlat, 0.99) / 1e6,
+           (double)bench_quantile(lat_ns, nlat, 0.999) / 1e6,
+           nlat ? (double)lat_ns[nlat - 1] / 1e6 : 0.0);
+    rd_kafka_consumer_close(rc);
+    rd_kafka_destroy(rc);
+    rd_kafka_flush(rp, 2000);
+    rd_kafka_destroy(rp);
+    free(sent_ns);
+    free(lat_ns);
+    free(seen);
+    return nlat ? 0 : 1;
+}

@@ -1,0 +1,534 @@
+#!/usr/bin/env python3
+"""bench/report.py OUT - turn OUT/results.json into OUT/REPORT.md and PNG plots (gnuplot).
+
+Every ratio is computed per repetition from that repetition's own denominator; tables show
+median [min..max] over the repetitions. A repetition is marked noisy (*) when other processes
+used more than 0.25 cores while it ran or the calibration loop before it was more than 15 %
+slower than the run's fastest; noisy repetitions stay in the figures and are counted.
+Re-runnable on its own (python3 bench/report.py OUT). Exit 0 when the report was written.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+NOISY_OTHER_CORES = 0.25
+NOISY_CALIB = 1.15
+
+# (scenario, what, key path to per-rep ratio, must, target, direction, note)
+# direction ">=" means higher is better.
+GOALS = [
+    ("1", "throughput JSON: vane ev/s / raw consume msg/s", ("throughput_json", "ratio"),
+     0.25, 0.35, ">="),
+    ("1", "throughput protobuf: vane / raw consume", ("throughput_protobuf", "ratio"),
+     0.25, 0.35, ">="),
+    ("1", "throughput, 3 brokers: vane / raw consume", ("throughput_3brokers", "ratio"),
+     0.25, 0.35, ">="),
+    ("1", "2 instances, one group: vane x2 / raw consume", ("throughput_3brokers", "ratio2"),
+     None, None, ">="),
+    ("1", "scaling 2 instances / 1 instance", ("throughput_3brokers", "scaling"), None, None,
+     ">="),
+    ("1", "vane gen stream: vane / raw consume", ("throughput_gen", "ratio"), 0.25, 0.35, ">="),
+    ("2", "fetch stalls: defaults / big pre-fetch queue", ("fetch_stalls", "ratio"), 0.95, 0.95,
+     ">="),
+    ("3", "CPU per event: vane / raw consumer (JSON)", ("throughput_json", "cpu_ratio"), 3.0, 2.5,
+     "<="),
+    ("3", "CPU per event: vane / raw consumer (protobuf)", ("throughput_protobuf", "cpu_ratio"),
+     3.0, 2.5, "<="),
+    ("4", "engine ns/event / state floor, 1 M uniform", ("engine", "uniform", "ratio"), 4.0, 3.0,
+     "<="),
+    ("4", "engine / state floor, cache-resident", ("engine", "cache_resident", "ratio"), None,
+     None, "<="),
+    ("4", "engine / state floor, Zipf", ("engine", "zipf", "ratio"), None, None, "<="),
+    ("5", "decode JSON: vane ns / jsmn ns", ("decode", "json", "ratio"), 1.5, 1.5, "<="),
+    ("5", "decode protobuf: vane ns / protobuf-c unpack ns", ("decode", "protobuf", "ratio"), 1.2,
+     1.2, "<="),
+    ("6", "latency p99 at 200/s: vane / relay", ("latency", "200/s", "p99_ratio"), 1.5, 1.5,
+     "<="),
+    ("6", "latency p50 at 200/s: vane - relay (ms)", ("latency", "200/s", "p50_diff_ms"), 1.0, 1.0,
+     "<="),
+    ("6", "latency p99 at 50% of max: vane / relay", ("latency", "50% of max", "p99_ratio"), 3.0,
+     3.0, "<="),
+    ("9", "start-up: first event / consumer group join", ("throughput_json", "startup_ratio"),
+     1.2, 1.2, "<="),
+]
+
+
+def cell(x, limit=300):
+    """Text safe inside one Markdown table cell."""
+    s = " ".join(str(x).replace("|", "/").split())
+    return s if len(s) <= limit else s[:limit - 3] + "..."
+
+
+def med(v):
+    v = sorted(v)
+    n = len(v)
+    if n == 0:
+        return None
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def fmt(x, nd=3):
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        if abs(x) >= 1000:
+            return "{:,.0f}".format(x)
+        if abs(x) >= 100:
+            return "%.1f" % x
+        return ("%%.%dg" % nd) % x
+    return str(x)
+
+
+def mmm(vals, nd=3):
+    vals = [v for v in vals if isinstance(v, (int, float))]
+    if not vals:
+        return "-"
+    return "%s [%s..%s]" % (fmt(med(vals), nd), fmt(min(vals), nd), fmt(max(vals), nd))
+
+
+class Report:
+    def __init__(self, out):
+        self.out = out
+        with open(os.path.join(out, "results.json")) as f:
+            self.r = json.load(f)
+        ms = [m for m in self.r.get("measurements", []) if m.get("calib_ms")]
+        self.min_calib = min((m["calib_ms"] for m in ms), default=None)
+        self.noisy_count = 0
+        self.lines = []
+
+    # --- noise ------------------------------------------------------------------------
+    def noisy(self, fig):
+        env = fig.get("env") if isinstance(fig, dict) else None
+        if not env:
+            return False
+        if env.get("other_cpu_cores", 0) > NOISY_OTHER_CORES:
+            return True
+        c = env.get("calib_ms")
+        return bool(c and self.min_calib and c > NOISY_CALIB * self.min_calib)
+
+    def rep_noisy(self, rep):
+        return any(self.noisy(v) for v in rep.values() if isinstance(v, dict))
+
+    # --- lookups ----------------------------------------------------------------------
+    def scen(self, name):
+        return self.r.get("scenarios", {}).get(name)
+
+    def reps_for(self, path):
+        s = self.scen(path[0])
+        if not s:
+            return None, "not run"
+        if s.get("status") in ("not run", "error"):
+            return None, "%s: %s" % (s["status"], s.get("reason", ""))
+        if len(path) == 3:
+            sub = s.get("cases", s.get("formats", s.get("loads", {}))).get(path[1])
+            if not sub:
+                return None, "not run"
+            if sub.get("status") == "not run":
+                return None, "not run: " + sub.get("reason", "")
+            return sub.get("reps", []), None
+        return s.get("reps", []), None
+
+    def why_not(self, path):
+        s = self.scen(path[0]) or {}
+        for k in ("vane_status", "reason"):
+            if s.get(k):
+                return s[k]
+        if b := self.r.get("vane_problem"):
+            return "not run: " + b
+        reps = s.get("reps") or []
+        for rep in reps:
+            if rep.get("vane_error"):
+                return "not run: " + rep["vane_error"]
+        return "not run"
+
+    # --- output -----------------------------------------------------------------------
+    def w(self, s=""):
+        self.lines.append(s)
+
+    def headline(self):
+        rows = []
+        for scen, what, path, must, target, d in GOALS:
+            reps, err = self.reps_for(path)
+            key = path[-1]
+            vals = [rep[key] for rep in (reps or []) if isinstance(rep.get(key), (int, float))]
+            noisy = sum(1 for rep in (reps or []) if key in rep and self.rep_noisy(rep))
+            if not vals:
+                reason = err or self.why_not(path)
+                if not reason.startswith("not run") and not reason.startswith("error"):
+                    reason = "not run: " + reason
+                rows.append((scen, what, "-", goal_text(must, target, d), reason))
+                continue
+            m = med(vals)
+            verdict = judge(m, must, target, d)
+            if noisy:
+                verdict += " (%d/%d reps noisy)" % (noisy, len(vals))
+            rows.append((scen, what, mmm(vals), goal_text(must, target, d), verdict))
+        return rows
+
+    def write(self):
+        r = self.r
+        m = r.get("machine", {})
+        self.w("# vane benchmark report")
+        self.w()
+        self.w("%s run, %s, commit `%s`%s, %s build. Total %s s." % (
+            "Quick (smoke test: figures are not measurements)" if r.get("quick") else "Full",
+            m.get("date_utc"), (m.get("git_commit") or "?")[:12],
+            " (with uncommitted changes)" if m.get("git_dirty") else "", m.get("build_type"),
+            r.get("total_s")))
+        self.w()
+        self.w("Machine: %s CPUs, %s, %s GB, kernel %s. Libraries: %s; %s." % (
+            m.get("cpus"), m.get("model"), m.get("mem_gb"), m.get("kernel"),
+            ", ".join("%s %s" % (k, v) for k, v in (m.get("libraries") or {}).items()),
+            m.get("redis_server")))
+        self.w()
+        self.w("Every ratio is computed per repetition against the same repetition's denominator; "
+               "cells are median [min..max] over the repetitions. A repetition is noisy when "
+               "other processes used > %.2f cores during it or the calibration loop before it "
+               "ran > %d %% slower than the run's fastest (%s ms); noisy repetitions are kept and "
+               "counted. Method: bench/README.md." % (
+                   NOISY_OTHER_CORES, round((NOISY_CALIB - 1) * 100), fmt(self.min_calib)))
+        self.w()
+        self.w("## Headline")
+        self.w()
+        self.w("| # | measure | median [min..max] | goal (must / target) | verdict |")
+        self.w("|---|---|---|---|---|")
+        for row in self.headline():
+            self.w("| %s |" % " | ".join(cell(c) for c in row))
+        self.w()
+        self.details()
+        self.env_table()
+        self.plots()
+        with open(os.path.join(self.out, "REPORT.md"), "w") as f:
+            f.write("\n".join(self.lines) + "\n")
+
+    def details(self):
+        sc = self.r.get("scenarios", {})
+        self.w("## Throughput (scenarios 1, 3, 9)")
+        self.w()
+        self.w("| stream | rep | raw consume msg/s | vane ev/s | ratio | raw CPU ns/msg | "
+               "vane CPU ns/ev | raw first msg ms | vane first event ms | noisy |")
+        self.w("|---|---|---|---|---|---|---|---|---|---|")
+        for name in ("throughput_json", "throughput_protobuf", "throughput_3brokers",
+                     "throughput_gen"):
+            s = sc.get(name)
+            if not s or s.get("status") != "ok":
+                self.w("| %s | - | %s | | | | | | | |" % (
+                    name, cell((s or {}).get("reason", "not run"))))
+                continue
+            for rep in s["reps"]:
+                raw, v = rep.get("raw", {}), rep.get("vane", {})
+                self.w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    name.replace("throughput_", ""), rep["rep"], fmt(raw.get("rate")),
+                    fmt(v.get("rate")) if v else cell(rep.get("vane_error", "not run"), 80),
+                    fmt(rep.get("ratio")), fmt(raw.get("cpu_ns_per_msg")),
+                    fmt(v.get("cpu_ns_per_event")), fmt(raw.get("first_msg_ms")),
+                    fmt(v.get("first_event_ms")), "*" if self.rep_noisy(rep) else ""))
+        for name in ("throughput_json", "throughput_protobuf", "throughput_3brokers"):
+            d = (sc.get(name) or {}).get("dataset")
+            if d:
+                self.w()
+                self.w("Dataset %s: %s events, %s B average, %s customers, loaded at %s ev/s." % (
+                    name.replace("throughput_", ""), d.get("produced"), fmt(d.get("avg_bytes")),
+                    d.get("customers"), fmt(d.get("rate"))))
+        self.w()
+        fs = sc.get("fetch_stalls")
+        self.w("## Fetch stalls (scenario 2)")
+        self.w()
+        if fs and fs.get("status") == "ok":
+            self.w("Big queue: queued.max.messages.kbytes=%s, queued.min.messages=%s." % (
+                fs.get("big_queue_kbytes"), fs.get("big_queue_min_messages")))
+            self.w()
+            self.w("| rep | defaults ev/s | big queue ev/s | ratio | noisy |")
+            self.w("|---|---|---|---|---|")
+            for rep in fs["reps"]:
+                self.w("| %d | %s | %s | %s | %s |" % (
+                    rep["rep"], fmt(rep.get("defaults", {}).get("rate")),
+                    fmt(rep.get("big_queue", {}).get("rate")), fmt(rep.get("ratio")),
+                    "*" if self.rep_noisy(rep) else ""))
+        else:
+            self.w((fs or {}).get("reason", "not run"))
+        self.w()
+        self.w("## Engine alone (scenario 4)")
+        self.w()
+        en = sc.get("engine")
+        if en and en.get("status") == "ok":
+            if en.get("vane_status"):
+                self.w("vane: " + en["vane_status"] + ".")
+                self.w()
+            self.w("| case | customers | events | state floor ns/ev | vane ns/ev | ratio |")
+            self.w("|---|---|---|---|---|---|")
+            for name, c in en["cases"].items():
+                self.w("| %s | %s | %s | %s | %s | %s |" % (
+                    name, c["customers"], c["events"],
+                    mmm([rep["floor"]["ns_per_event"] for rep in c["reps"]]),
+                    mmm([rep.get("vane", {}).get("ns_per_event") for rep in c["reps"]]),
+                    mmm([rep.get("ratio") for rep in c["reps"]])))
+        else:
+            self.w((en or {}).get("reason", "not run"))
+        self.w()
+        self.w("## Decode in memory (scenario 5)")
+        self.w()
+        de = sc.get("decode")
+        if de and de.get("status") == "ok":
+            if de.get("vane_status"):
+                self.w("vane: " + de["vane_status"] + ".")
+                self.w()
+            self.w("| format | floor | floor ns/ev | vane ns/ev | ratio | allocations/event |")
+            self.w("|---|---|---|---|---|---|")
+            for name, c in de["formats"].items():
+                ds = [rep["decode"] for rep in c["reps"]]
+                self.w("| %s | %s | %s | %s | %s | %s |" % (
+                    name, ds[0].get("floor"), mmm([d.get("floor_ns") for d in ds]),
+                    mmm([d.get("vane_ns") for d in ds]), mmm([d.get("ratio") for d in ds]),
+                    mmm([d.get("allocs_per_event") for d in ds])))
+        else:
+            self.w((de or {}).get("reason", "not run"))
+        self.w()
+        self.w("## Event -> alert latency (scenario 6)")
+        self.w()
+        la = sc.get("latency")
+        if la and la.get("status") == "ok":
+            self.w("vane and the relay both use fetch.wait.max.ms=%s and linger.ms=%s (vane's "
+                   "defaults); the probe's producer uses linger.ms=0 and its consumer "
+                   "fetch.wait.max.ms=10." % (la.get("fetch_wait_max_ms"), la.get("linger_ms")))
+            self.w()
+            self.w("| load | who | p50 ms | p99 ms | p99.9 ms | received/sent |")
+            self.w("|---|---|---|---|---|---|")
+            for lname, l in la["loads"].items():
+                if l.get("status") == "not run":
+                    self.w("| %s | - | %s | | | |" % (lname, cell(l.get("reason"))))
+                    continue
+                for who in ("relay", "vane"):
+                    xs = [rep.get(who) for rep in l["reps"] if rep.get(who)]
+                    if not xs:
+                        err = next((rep.get("vane_error") for rep in l["reps"]
+                                    if rep.get("vane_error")), None)
+                        self.w("| %s (%s/s) | %s | %s | | | |" % (
+                            lname, l["rate"], who, cell(("not run: " + err) if err else
+                                                        "not run: " +
+                                                        (self.r.get("vane_problem") or "?"))))
+                        continue
+                    self.w("| %s (%s/s) | %s | %s | %s | %s | %s |" % (
+                        lname, l["rate"], who, mmm([x["p50_ms"] for x in xs]),
+                        mmm([x["p99_ms"] for x in xs]), mmm([x["p999_ms"] for x in xs]),
+                        "/".join(str(sum(x[k] for x in xs)) for k in ("received", "sent"))))
+        else:
+            self.w((la or {}).get("reason", "not run"))
+        self.w()
+        self.w("## Redis cost (scenario 7)")
+        self.w()
+        rd = sc.get("redis")
+        if rd and rd.get("status") == "ok":
+            fl = [rep["floor"] for rep in rd["reps"]]
+            self.w("Redis floor (one hiredis connection, pipelines of 512 SETs of %s B): %s "
+                   "commands/s, client CPU %s ns/command." % (
+                       rd.get("state_size"), mmm([f["cmds_per_s"] for f in fl]),
+                       mmm([f["client_cpu_ns_per_cmd"] for f in fl])))
+            self.w()
+            self.w("vane's side (write commands per dirtied customer, commands per round trip, "
+                   "reads per event, client CPU per command): %s." % rd.get(
+                       "vane_status", "not run: needs `vane run` and its Redis metrics"))
+        else:
+            self.w((rd or {}).get("reason", "not run"))
+        self.w()
+        self.w("## Memory (scenario 8)")
+        self.w()
+        me = sc.get("memory")
+        if me and me.get("status") == "ok":
+            for k in ("rss_kb", "cached_customers", "rss_bytes_per_cached_customer", "redis_keys",
+                      "redis_used_memory", "state_bytes_median", "state_bytes_p99"):
+                self.w("- %s: %s" % (k, fmt(me.get(k))))
+            self.w("- soak: %s" % (me.get("soak", {}).get("reason", me.get("soak"))))
+        else:
+            self.w((me or {}).get("reason", "not run"))
+        self.w()
+
+    def env_table(self):
+        ms = self.r.get("measurements", [])
+        self.w("## Measurement conditions")
+        self.w()
+        noisy = [m for m in ms if self.noisy({"env": m})]
+        self.w("%d measurements, %d noisy. Calibration loop: %s ms (median [min..max]); other "
+               "processes' CPU during measurements: %s cores." % (
+                   len(ms), len(noisy), mmm([m.get("calib_ms") for m in ms]),
+                   mmm([m.get("other_cpu_cores") for m in ms])))
+        self.w()
+        self.w("| measurement | quiet wait s | busy before (cores) | calib ms | other CPU (cores) "
+               "| wall s | noisy |")
+        self.w("|---|---|---|---|---|---|---|")
+        for m in ms:
+            self.w("| %s | %s | %s | %s | %s | %s | %s |" % (
+                m["label"], m["quiet_wait_s"], m["busy_before_cores"], fmt(m.get("calib_ms")),
+                m["other_cpu_cores"], m["wall_s"], "*" if self.noisy({"env": m}) else ""))
+        self.w()
+
+    # --- plots --------------------------------------------------------------------------
+    def plots(self):
+        self.w("## Plots")
+        self.w()
+        if not shutil.which("gnuplot"):
+            self.w("gnuplot is not installed: no plots (bash deploy/install-deps.sh --bench).")
+            return
+        made = []
+        sc = self.r.get("scenarios", {})
+        # 1. throughput over time: cumulative messages/events of repetition 1.
+        tj = sc.get("throughput_json") or {}
+        series = []
+        for rep in tj.get("reps", [])[:1]:
+            if len(rep.get("raw", {}).get("series") or []) > 2:
+                series.append(("raw consume", rep["raw"]["series"]))
+            if len(rep.get("vane", {}).get("series") or []) > 2:
+                series.append(("vane", rep["vane"]["series"]))
+        if series:
+            files = []
+            for i, (name, pts) in enumerate(series):
+                path = os.path.join(self.out, "tp-%d.dat" % i)
+                with open(path, "w") as f:
+                    prev = None
+                    for t, n in pts:
+                        if prev and t > prev[0]:
+                            f.write("%f %f\n" % (t / 1000.0, (n - prev[1]) / ((t - prev[0]) /
+                                                                           1000.0)))
+                        prev = (t, n)
+                files.append((path, name))
+            plot = ", ".join("'%s' using 1:2 with lines title '%s'" % (p, n) for p, n in files)
+            if self.gnuplot("throughput.png", "Throughput over time (JSON, rep 1)",
+                            "seconds since first message", "messages/s", plot):
+                made.append(("throughput.png", "Throughput over time"))
+            for p, _ in files:
+                os.unlink(p)
+        # 2. latency CDF.
+        la = sc.get("latency") or {}
+        cdfs = []
+        for lname, l in (la.get("loads") or {}).items():
+            for rep in (l.get("reps") or [])[:1]:
+                for who in ("relay", "vane"):
+                    x = rep.get(who)
+                    if x and x.get("lat_file") and os.path.exists(
+                            os.path.join(self.out, x["lat_file"])):
+                        cdfs.append(("%s %s" % (who, lname), os.path.join(self.out,
+                                                                         x["lat_file"])))
+        if cdfs:
+            files = []
+            for i, (name, src) in enumerate(cdfs):
+                vals = []
+                with open(src) as f:
+                    for line in f:
+                        try:
+                            vals.append(float(line) / 1000.0)
+                        except ValueError:
+                            pass
+                vals.sort()
+                path = os.path.join(self.out, "cdf-%d.dat" % i)
+                with open(path, "w") as f:
+                    for j, v in enumerate(vals):
+                        f.write("%f %f\n" % (v, (j + 1) / len(vals)))
+                files.append((path, name))
+            plot = ", ".join("'%s' using 1:2 with lines title '%s'" % (p, n) for p, n in files)
+            if self.gnuplot("latency_cdf.png", "Event -> output latency CDF (rep 1)",
+                            "latency ms (log)", "fraction", plot, logx=True):
+                made.append(("latency_cdf.png", "Latency CDF"))
+            for p, _ in files:
+                os.unlink(p)
+        # 3. ratios against their goals (ratio / must: below 1 is good for <=, above for >=).
+        pts = []
+        for scen, what, path, must, target, d in GOALS:
+            if must is None or path[-1] == "p50_diff_ms":
+                continue
+            reps, err = self.reps_for(path)
+            vals = [rep[path[-1]] for rep in (reps or []) if isinstance(rep.get(path[-1]),
+                                                                       (int, float))]
+            if vals:
+                m = med(vals)
+                score = (m / must) if d == ">=" else (must / m if m else 0)
+                pts.append((scen + ": " + what.split(":")[0], score))
+        path = os.path.join(self.out, "goals.dat")
+        with open(path, "w") as f:
+            for i, (name, score) in enumerate(pts):
+                f.write('%d %f "%s"\n' % (i, score, name.replace('"', "'")))
+        if pts:
+            plot = ("'%s' using 1:2:xtic(3) with boxes fill solid 0.5 title 'median / must "
+                    "(>= 1 meets the must)', 1 with lines dt 2 title 'must'" % path)
+            if self.gnuplot("goals.png", "Ratios against their must goals", "", "goal score",
+                            plot, boxes=True):
+                made.append(("goals.png", "Ratios against goals"))
+        else:
+            self.w("No ratio has a value yet, so there is no goals plot.")
+            self.w()
+        os.unlink(path)
+        for f, title in made:
+            self.w("![%s](%s)" % (title, f))
+            self.w()
+
+    def gnuplot(self, png, title, xl, yl, plot, logx=False, boxes=False):
+        script = ["set terminal pngcairo size 900,500" if has_cairo() else
+                  "set terminal png size 900,500",
+                  "set output '%s'" % os.path.join(self.out, png),
+                  "set title '%s'" % title, "set xlabel '%s'" % xl, "set ylabel '%s'" % yl,
+                  "set grid", "set key outside bottom center horizontal"]
+        if logx:
+            script.append("set logscale x")
+        if boxes:
+            script += ["set style fill solid 0.5", "set boxwidth 0.6", "set xtics rotate by -30",
+                       "set yrange [0:*]", "set bmargin 8"]
+        script.append("plot " + plot)
+        try:
+            p = subprocess.run(["gnuplot"], input="\n".join(script).encode(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        if p.returncode != 0:
+            sys.stderr.write("gnuplot %s: %s\n" % (png, p.stderr.decode()[-300:]))
+        return p.returncode == 0 and os.path.exists(os.path.join(self.out, png))
+
+
+_CAIRO = None
+
+
+def has_cairo():
+    global _CAIRO
+    if _CAIRO is None:
+        try:
+            out = subprocess.run(["gnuplot", "-e", "set terminal"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, timeout=10).stdout.decode()
+            _CAIRO = "pngcairo" in out
+        except (OSError, subprocess.TimeoutExpired):
+            _CAIRO = False
+    return _CAIRO
+
+
+def goal_text(must, target, d):
+    if must is None:
+        return "reported"
+    if target is None or target == must:
+        return "%s %s" % (d, fmt(must))
+    return "%s %s / %s" % (d, fmt(must), fmt(target))
+
+
+def judge(m, must, target, d):
+    if must is None:
+        return "reported"
+
+    def ok(goal):
+        return m >= goal if d == ">=" else m <= goal
+
+    if target is not None and ok(target):
+        return "meets target"
+    if ok(must):
+        return "meets must"
+    return "**misses must**"
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.stderr.write("usage: report.py OUT_DIR\n")
+        return 2
+    rep = Report(sys.argv[1])
+    rep.write()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
