@@ -11,6 +11,33 @@
  *
  * Encoders append to a caller-owned vane_buf_t (reused across calls, so no steady-state
  * allocation). Pure code: no I/O, no clock.
+ *
+ * What producers must know about accepted input (both formats unless noted):
+ *   - Unknown fields are ignored, whatever their value (forward compatibility: a producer
+ *     may add fields before vane knows them). JSON keys are case-sensitive; they are matched
+ *     after unescaping.
+ *   - Required: customer_id (non-empty), event_time_ms (> 0), exactly one payload (txn,
+ *     login, engagement, profile), txn.kind and engagement.kind (not UNSPECIFIED), and
+ *     engagement.score when the kind is SURVEY.
+ *   - Ranges: txn.amount_minor 0..10^17, txn.balance_after_minor -10^17..10^17,
+ *     engagement.score 0..10, profile.since_ms >= 0.
+ *   - Strings: valid UTF-8 with no NUL byte; event_id and customer_id at most VANE_ID_MAX
+ *     bytes, every other string at most VANE_SHORT_MAX bytes (after JSON unescaping).
+ *   - A message over the decoder's max_bytes is too_large; a zero-length one is empty.
+ *   - JSON: exactly one object with nothing but whitespace after it; RFC 8259 syntax only (no
+ *     comments, trailing commas, NaN, single quotes); at most 64 levels of nesting; strings
+ *     must be UTF-8 and \u escapes must pair surrogates. Enums are names, case-insensitive
+ *     ("mobile"), or their protobuf number; "UNSPECIFIED" is not a name. 64-bit integers are
+ *     numbers or decimal strings ("5000000"); a number may use a fraction or exponent only when
+ *     its value is a whole number (1.5e3 is 1500, 1.5 is rejected), and anything outside int64
+ *     is rejected, never rounded. null is the same as an absent field. A key given twice, or
+ *     two payloads, is rejected (unlike protobuf, where the last payload wins).
+ *   - Protobuf: unknown enum numbers are unknown_enum; the proto3 rule applies for repeated
+ *     scalar fields and oneofs (the last one wins). A crafted message that needs more than
+ *     8 x max_bytes + 64 KiB of decode memory (e.g. thousands of repeated sub-messages) is
+ *     rejected as too_large rather than allocating more.
+ * Memory per decoder: about 11 x max_bytes for JSON (tokens + unescape scratch) plus
+ * 8 x max_bytes + 64 KiB for the protobuf arena, all allocated by vane_decoder_new.
  */
 #ifndef VANE_CODEC_H
 #define VANE_CODEC_H
@@ -81,10 +108,10 @@ int vane_format_parse(const char *s, vane_format_t *out);
 const char *vane_format_name(vane_format_t f);
 
 /* Decode one event. On success returns 0 and fills *ev (borrowed, see above). On a reject
- * returns a negative VANE_E* code, fills *err and leaves *ev unspecified. fmt must not be
- * AUTO (call vane_format_detect first). Validates the contract: customer_id and
- * event_time_ms present, exactly one payload, enums known, amounts >= 0, score 0..10,
- * strings UTF-8 and within VANE_ID_MAX / VANE_SHORT_MAX. */
+ * returns a negative VANE_E* code, fills *err (may be NULL) and leaves *ev unspecified. fmt
+ * should not be AUTO (call vane_format_detect first); AUTO sniffs the bytes. Validates the
+ * contract: customer_id and event_time_ms present, exactly one payload, enums known, amounts >= 0,
+ * score 0..10, strings UTF-8 and within VANE_ID_MAX / VANE_SHORT_MAX. */
 int vane_decoder_decode(vane_decoder_t *dec, const void *bytes, size_t len, vane_format_t fmt,
                         vane_event_t *ev, vane_decode_error_t *err);
 
