@@ -59,15 +59,24 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* JSON lines when the input starts (after blanks) with '{', or when its first 4 KiB are text
+ * (no control bytes other than tab, CR, LF): a JSON-lines file may open with a broken line.
+ * A protobuf event always holds control bytes (the tag of event_time_ms is 0x18). */
 static vane_format_t sniff(vane_replay_input_t *in)
 {
-    while (in->end - in->start < 64 && refill(in) > 0) {
+    while (in->end - in->start < 4096 && refill(in) > 0) {
     }
-    for (size_t i = in->start; i < in->end; i++) {
-        if (!is_blank(in->buf[i]))
-            return in->buf[i] == '{' ? VANE_FORMAT_JSON : VANE_FORMAT_PROTOBUF;
+    size_t i = in->start;
+    while (i < in->end && is_blank(in->buf[i]))
+        i++;
+    if (i == in->end || in->buf[i] == '{')
+        return VANE_FORMAT_JSON; /* empty or all blank: nothing to read either way */
+    for (; i < in->end; i++) {
+        unsigned char c = (unsigned char)in->buf[i];
+        if (c < 0x20 && !is_blank((char)c))
+            return VANE_FORMAT_PROTOBUF;
     }
-    return VANE_FORMAT_JSON; /* empty or all blank: nothing to read either way */
+    return VANE_FORMAT_JSON;
 }
 
 vane_replay_input_t *vane_replay_input_open(const char *path, vane_format_t fmt, size_t max_bytes,

@@ -5,10 +5,10 @@
  *                          is dropped;
  *   length-delimited pb    each message preceded by its length as a protobuf varint (the
  *                          framing of protobuf's writeDelimitedTo / vane_buf_varint).
- * VANE_FORMAT_AUTO sniffs the start of the input: when its first non-blank byte is '{' it is
- * JSON lines, otherwise protobuf. (A protobuf file whose first message is 9, 10, 13 or 32 bytes
- * long starts with a blank byte; it is told apart because the byte after the blanks is then not
- * '{'.)
+ * VANE_FORMAT_AUTO sniffs the start of the input: JSON lines when the first non-blank byte is
+ * '{' or when the first 4 KiB hold no control bytes (besides tab, CR, LF), so a JSON-lines file
+ * that opens with a broken line is still read as JSON; otherwise protobuf (every protobuf event
+ * holds control bytes: the tag of event_time_ms is 0x18).
  *
  * The reader owns one buffer, sized at open from max_bytes, and never allocates afterwards.
  * A message returned by next() borrows that buffer until the following call. Not thread-safe.

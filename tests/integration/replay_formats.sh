@@ -10,7 +10,7 @@ vane=${VANE_BIN:-$src/build/vane}
 [[ -x "$vane" ]] || { echo "replay_formats: no vane binary at $vane" >&2; exit 1; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vane-replay.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+trap '[[ -n "${KEEP:-}" ]] || rm -rf "$tmp"' EXIT
 fail() { echo "replay_formats: FAIL: $*" >&2; exit 1; }
 
 start=1735689600000
