@@ -1263,6 +1263,17 @@ static bool parse_src(src_t *s, vane_diags_t *diags)
     return ok;
 }
 
+/* The item's type: its rule/macro/list/settings/required_engine_version key wherever it is,
+ * else its first key. */
+static const char *item_kind(loader_t *l, yaml_node_t *it)
+{
+    static const char *kinds[] = {"rule", "macro", "list", "settings", "required_engine_version"};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (map_get(l, it, kinds[i]))
+            return kinds[i];
+    return scalar(ynode(l, it->data.mapping.pairs.start->key));
+}
+
 static vane_ruleset_t *load(src_t *srcs, size_t n, vane_diags_t *diags)
 {
     vane_diags_t local = VANE_DIAGS_INIT;
@@ -1296,8 +1307,8 @@ static vane_ruleset_t *load(src_t *srcs, size_t n, vane_diags_t *diags)
                 ndiag(&l, VANE_DIAG_ERROR, it, "bad-structure", "each item is a mapping");
                 continue;
             }
-            const char *first = scalar(ynode(&l, it->data.mapping.pairs.start->key));
-            yaml_node_t *fv = ynode(&l, it->data.mapping.pairs.start->value);
+            const char *first = item_kind(&l, it);
+            yaml_node_t *fv = map_get(&l, it, first ? first : "");
             if (!first) {
                 ndiag(&l, VANE_DIAG_ERROR, it, "bad-structure", "item keys are scalars");
             } else if (!strcmp(first, "required_engine_version")) {
@@ -1343,7 +1354,7 @@ static vane_ruleset_t *load(src_t *srcs, size_t n, vane_diags_t *diags)
         {
             if (!is_map(it) || it->data.mapping.pairs.start == it->data.mapping.pairs.top)
                 continue;
-            const char *first = scalar(ynode(&l, it->data.mapping.pairs.start->key));
+            const char *first = item_kind(&l, it);
             if (first && !strcmp(first, "rule"))
                 do_rule(&l, it);
         }
