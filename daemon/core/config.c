@@ -11,10 +11,12 @@
 #include "util/err.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -707,7 +709,7 @@ static int env_set(vane_config_t *cfg, const char *var, const char *key, const c
 {
     int rc = vane_config_set(cfg, key, value, VANE_CONFIG_SRC_ENV, errbuf, errlen);
     if (rc == VANE_ECONFIG || rc == VANE_ENOTFOUND) {
-        char place[160];
+        char place[300];
         snprintf(place, sizeof place, "environment %s", var);
         err_prefix(errbuf, errlen, place);
         return VANE_ECONFIG;
@@ -1071,10 +1073,69 @@ void vane_config_usage(FILE *out)
  * Rules search
  *---------------------------------------------------------------------------------------*/
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Append the *.yaml / *.yml regular files of dir to out, in name order. */
+static int expand_dir(const char *dir, vane_config_strlist_t *out)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return VANE_EIO;
+    vane_config_strlist_t names = {0};
+    int rc = VANE_OK;
+    struct dirent *de;
+    while (rc == VANE_OK && (de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        bool yaml = (l > 5 && strcmp(de->d_name + l - 5, ".yaml") == 0) ||
+                    (l > 4 && strcmp(de->d_name + l - 4, ".yml") == 0);
+        if (!yaml || de->d_name[0] == '.')
+            continue;
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path)
+            continue;
+        struct stat st;
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        rc = strlist_append(&names, path);
+    }
+    closedir(d);
+    if (names.n > 1)
+        qsort(names.items, names.n, sizeof names.items[0], cmp_str);
+    for (size_t i = 0; rc == VANE_OK && i < names.n; i++)
+        rc = strlist_append(out, names.items[i]);
+    strlist_clear(&names);
+    return rc;
+}
+
+/* Replace every directory in engine.rules by the rule files inside it. */
+static int expand_rule_dirs(vane_config_t *cfg)
+{
+    vane_config_strlist_t out = {0};
+    int rc = VANE_OK;
+    for (size_t i = 0; rc == VANE_OK && i < cfg->engine.rules.n; i++) {
+        const char *p = cfg->engine.rules.items[i];
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rc = expand_dir(p, &out);
+        else
+            rc = strlist_append(&out, p);
+    }
+    if (rc != VANE_OK) {
+        strlist_clear(&out);
+        return rc;
+    }
+    strlist_clear(&cfg->engine.rules);
+    cfg->engine.rules = out;
+    return VANE_OK;
+}
+
 int vane_config_resolve_rules(vane_config_t *cfg, const char *const *dirs)
 {
     if (cfg->engine.rules.n > 0)
-        return VANE_OK;
+        return expand_rule_dirs(cfg);
     char path[4200];
     char exe[4000];
     ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);

@@ -210,10 +210,13 @@ bool vane_config_is_secret_name(const char *name);
 /* Copy a Redis URL with any password in its userinfo replaced by "****". */
 void vane_config_mask_url(const char *url, char *buf, size_t n);
 
-/* When engine.rules is empty, append the first rules/default.yaml that exists under: the
- * running binary's ../share/vane, then each directory in dirs (NULL-terminated; e.g. the
- * install data dir and VANE_SOURCE_DIR, each expected to contain rules/default.yaml).
- * Returns 0 (also when engine.rules was already set), VANE_ENOTFOUND or VANE_ENOMEM. */
+/* Make engine.rules a list of files. When it is empty, use the first rules/default.yaml that
+ * exists under: the running binary's ../share/vane, then each directory in dirs
+ * (NULL-terminated; e.g. the install data dir and VANE_SOURCE_DIR). Otherwise replace every
+ * entry that is a directory by its *.yaml and *.yml files in name order (an empty directory
+ * contributes nothing); other entries stay as they are, missing files included, so the rules
+ * loader reports them. Returns 0, VANE_ENOTFOUND (no default found), VANE_EIO (a directory
+ * cannot be read) or VANE_ENOMEM. */
 int vane_config_resolve_rules(vane_config_t *cfg, const char *const *dirs);
 
 /* Generated documents. Both are written from the table; tests compare them with the

@@ -568,6 +568,43 @@ static void test_resolve_rules(void **state)
     assert_int_equal(vane_config_resolve_rules(&cfg, none), VANE_OK);
     assert_int_equal(cfg.engine.rules.n, 1);
     vane_config_free(&cfg);
+
+    /* directories expand to their *.yaml / *.yml files in name order, in place */
+    static const char *const names[] = {"b.yaml", "a.yml", "c.txt", ".hidden.yaml", NULL};
+    char paths[4][200];
+    for (int i = 0; names[i]; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/%s", sub, names[i]);
+        FILE *g = fopen(paths[i], "w");
+        assert_non_null(g);
+        fclose(g);
+    }
+    char empty[160];
+    snprintf(empty, sizeof empty, "%s/empty.d", dir);
+    assert_int_equal(mkdir(empty, 0700), 0);
+    assert_int_equal(vane_config_init(&cfg), VANE_OK);
+    char err[256];
+    assert_int_equal(
+        vane_config_set(&cfg, "engine.rules", "first.yaml", VANE_CONFIG_SRC_CLI, err, sizeof err),
+        VANE_OK);
+    assert_int_equal(
+        vane_config_set(&cfg, "engine.rules", sub, VANE_CONFIG_SRC_CLI, err, sizeof err), VANE_OK);
+    assert_int_equal(
+        vane_config_set(&cfg, "engine.rules", empty, VANE_CONFIG_SRC_CLI, err, sizeof err),
+        VANE_OK);
+    assert_int_equal(vane_config_set(&cfg, "engine.rules", "/missing.yaml", VANE_CONFIG_SRC_CLI,
+                                     err, sizeof err),
+                     VANE_OK);
+    assert_int_equal(vane_config_resolve_rules(&cfg, none), VANE_OK);
+    assert_int_equal(cfg.engine.rules.n, 5);
+    assert_string_equal(cfg.engine.rules.items[0], "first.yaml");
+    assert_string_equal(cfg.engine.rules.items[1], paths[1]); /* a.yml */
+    assert_string_equal(cfg.engine.rules.items[2], paths[0]); /* b.yaml */
+    assert_string_equal(cfg.engine.rules.items[3], file);     /* default.yaml */
+    assert_string_equal(cfg.engine.rules.items[4], "/missing.yaml");
+    vane_config_free(&cfg);
+    for (int i = 0; names[i]; i++)
+        unlink(paths[i]);
+    rmdir(empty);
     unlink(file);
     rmdir(sub);
     rmdir(dir);
