@@ -14,7 +14,7 @@ PKGS=(
     libuv1-dev librdkafka-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler
     libyaml-dev libjsmn-dev libxxhash-dev libmicrohttpd-dev libcmocka-dev
     # run and test
-    redis-server redis-tools python3 procps iproute2 curl prometheus systemd kcat
+    redis-server redis-tools python3 python3-yaml procps iproute2 curl prometheus systemd kcat
 )
 if [[ "${1:-}" == "--bench" ]]; then
     PKGS+=(gnuplot-nox linux-perf)
