@@ -13,6 +13,32 @@
 #include "support/eng_events.h"
 #include "util/err.h"
 
+#include <time.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ENG_COUNT_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ENG_COUNT_MALLOC 1
+#endif
+#endif
+#ifdef ENG_COUNT_MALLOC
+/* From <sanitizer/allocator_interface.h> (not shipped with gcc; the symbol is in libasan). */
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+                                              void (*free_hook)(const volatile void *));
+static volatile long mallocs;
+static void on_malloc(const volatile void *p, size_t n)
+{
+    (void)p;
+    (void)n;
+    mallocs++;
+}
+static void on_free(const volatile void *p)
+{
+    (void)p;
+}
+#endif
+
 typedef struct fx {
     vane_ruleset_t *rs;
     vane_engine_t *eng;
@@ -234,6 +260,94 @@ static void test_set_rules(void **st)
     vane_ruleset_free(rs2);
 }
 
+/* A mixed stream over many customers, all seven kinds firing now and then. */
+static vane_event_t mixed(int i, const char *cust, int64_t t, char *idbuf, size_t cap)
+{
+    snprintf(idbuf, cap, "ev-%d", i);
+    switch (i % 11) {
+    case 0:
+    case 1:
+    case 2:
+        return eng_login(idbuf, cust, t, i % 29 != 0);
+    case 3:
+        return eng_txn(idbuf, cust, t, VANE_TXN_PURCHASE, (vane_category_t)(1 + i % 11), 100000);
+    case 4:
+        return eng_eng(idbuf, cust, t, VANE_ENG_PRODUCT_VIEW, (vane_category_t)(1 + i % 5));
+    case 5:
+        return eng_txn(idbuf, cust, t, VANE_TXN_REDEMPTION, VANE_CAT_FUND, 5000);
+    case 6:
+        return eng_outflow(idbuf, cust, t, 2000000, 3000000);
+    case 7:
+        return eng_eng(idbuf, cust, t, VANE_ENG_SERVICE_CANCEL, 0);
+    case 8:
+        return eng_survey(idbuf, cust, t, i % 10);
+    case 9:
+        return eng_txn(idbuf, cust, t, VANE_TXN_DEPOSIT, 0, 10000000);
+    default:
+        return eng_profile(idbuf, cust, t, i % 3 ? "mass" : "private", t - 900 * ENG_D, NULL);
+    }
+}
+
+enum { NCUST = 64 };
+
+static void drive(vane_engine_t *eng, vane_state_t *cs, vane_alert_batch_t *b, int from, int to,
+                  long *alerts)
+{
+    char id[32];
+    for (int i = from; i < to; i++) {
+        int c = (i * 7) % NCUST;
+        int64_t t = ENG_T0 + (int64_t)i * 97 * 60000LL;
+        vane_event_t ev = mixed(i, cs[c].customer_id, t, id, sizeof id);
+        b->count = 0;
+        vane_engine_process(eng, &cs[c], &ev, 0, b);
+        *alerts += b->count;
+        if (i % 50 == 0) {
+            b->count = 0;
+            vane_engine_timers(eng, &cs[c], t, 0, b);
+            *alerts += b->count;
+        }
+    }
+}
+
+/* Steady state: no allocation per event (counted with the sanitizer's malloc hook), and a
+ * throughput figure for the report (Debug+ASan figures are far below Release). */
+static void test_no_alloc_and_throughput(void **st)
+{
+    fx_t *f = *st;
+    vane_state_t *cs = calloc(NCUST, sizeof *cs);
+    for (int c = 0; c < NCUST; c++) {
+        char name[16];
+        snprintf(name, sizeof name, "C%03d", c);
+        vane_state_init(&cs[c], vane_str_c(name));
+    }
+    long alerts = 0;
+    drive(f->eng, cs, &f->b, 0, 20000, &alerts); /* warm-up */
+#ifdef ENG_COUNT_MALLOC
+    mallocs = 0;
+    __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
+    free(malloc(16)); /* the counter works: */
+    assert_int_equal(mallocs, 1);
+    mallocs = 0;
+#endif
+    struct timespec a, z;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    const int N = 200000;
+    drive(f->eng, cs, &f->b, 20000, 20000 + N, &alerts);
+    clock_gettime(CLOCK_MONOTONIC, &z);
+#ifdef ENG_COUNT_MALLOC
+    __sanitizer_install_malloc_and_free_hooks(NULL, NULL);
+    printf("allocations during %d events: %ld\n", N, mallocs);
+    assert_int_equal(mallocs, 0);
+#else
+    printf("allocation count not measured (no sanitizer hooks in this build)\n");
+#endif
+    double secs = (double)(z.tv_sec - a.tv_sec) + (double)(z.tv_nsec - a.tv_nsec) / 1e9;
+    printf("engine throughput: %.0f events/s (%d events, %ld alerts, %.3f s, 1 core)\n", N / secs,
+           N, alerts, secs);
+    assert_true(alerts > 0);
+    free(cs);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -250,6 +364,7 @@ int main(void)
         T(test_dedup),
         T(test_lateness),
         T(test_set_rules),
+        T(test_no_alloc_and_throughput),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
