@@ -10,6 +10,7 @@ set -euo pipefail
 PKGS=(
     # toolchain
     build-essential cmake pkg-config clang clang-format
+    libclang-rt-14-dev # libFuzzer (tests/fuzz): clang only recommends it
     # libraries (see README "Dependencies" for why each one)
     libuv1-dev librdkafka-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler
     libyaml-dev libjsmn-dev libxxhash-dev libmicrohttpd-dev libcmocka-dev
