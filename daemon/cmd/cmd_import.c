@@ -8,7 +8,9 @@
  *   A_SUBMITTED    Profile (since = REG_DATE, segment mass) + PRODUCT_VIEW of LOAN
  *   A_ACTIVATED    PURCHASE of LOAN, amount = AMOUNT_REQ x 100 (currency EUR)
  *   A_CANCELLED    SERVICE_CANCEL, service "loan_application"
- *   O_CANCELLED    SERVICE_CANCEL, service "loan_offer"
+ *   O_CANCELLED    SERVICE_CANCEL, service "loan_offer", unless the same case creates another
+ *                  offer afterwards (O_CREATED): that is the bank replacing its own offer (a
+ *                  re-quote, typically seconds later), not the customer cancelling
  *   everything else (offers sent, declines by the bank, call-centre work items) has no
  *   counterpart in the contract and is counted as skipped.
  */
@@ -248,6 +250,22 @@ static FILE *open_maybe_gz(const char *path, pid_t *child)
     return fdopen(fds[0], "r");
 }
 
+static int emit_offer_cancel(sink_t *s, const char *cid, const char *eid, const char *pid,
+                             int64_t t)
+{
+    vane_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.event_id = vane_str_c(eid);
+    ev.customer_id = vane_str_c(cid);
+    ev.event_time_ms = t;
+    ev.channel = VANE_CHANNEL_WEB;
+    ev.type = VANE_EVENT_ENGAGEMENT;
+    ev.eng.kind = VANE_ENG_SERVICE_CANCEL;
+    ev.eng.service = vane_str_c("loan_offer");
+    ev.eng.product_id = vane_str_c(pid);
+    return sink_emit(s, &ev);
+}
+
 static int import_bpic(const char *path, sink_t *s)
 {
     pid_t child;
@@ -263,6 +281,10 @@ static int import_bpic(const char *path, sink_t *s)
     uint64_t n_view = 0, n_buy = 0, n_cancel = 0;
     int rc = VANE_OK;
     char cid[48], eid[64], pid[48];
+    /* An O_CANCELLED waits here until we know whether its case creates a new offer. */
+    char pend_cid[48] = "", pend_eid[64], pend_pid[48];
+    int64_t pend_t = 0;
+    uint64_t n_replaced = 0;
     while (getline(&line, &cap, f) >= 0) {
         if (++lineno == 1)
             continue;
@@ -286,6 +308,16 @@ static int import_bpic(const char *path, sink_t *s)
             continue;
         }
         snprintf(cid, sizeof cid, "P%s", caseid);
+        if (pend_cid[0] && (strcmp(pend_cid, cid) != 0 || strcmp(act, "O_CREATED") == 0)) {
+            if (strcmp(pend_cid, cid) == 0) {
+                n_replaced++; /* re-quoted: the bank replaced its offer */
+                n_cancel--;
+                used--;
+            } else if ((rc = emit_offer_cancel(s, pend_cid, pend_eid, pend_pid, pend_t)) < 0) {
+                break;
+            }
+            pend_cid[0] = '\0';
+        }
         snprintf(eid, sizeof eid, "bpic-%s-%s", caseid, seq);
         snprintf(pid, sizeof pid, "APP%s", caseid);
         vane_event_t ev;
@@ -322,10 +354,21 @@ static int import_bpic(const char *path, sink_t *s)
             ev.txn.amount_minor = end != amount && a > 0 ? (int64_t)(a * 100.0 + 0.5) : 0;
             ev.txn.currency = vane_str_c("EUR");
             n_buy++;
-        } else if (strcmp(act, "A_CANCELLED") == 0 || strcmp(act, "O_CANCELLED") == 0) {
+        } else if (strcmp(act, "O_CANCELLED") == 0) {
+            if (pend_cid[0] &&
+                (rc = emit_offer_cancel(s, pend_cid, pend_eid, pend_pid, pend_t)) < 0)
+                break;
+            snprintf(pend_cid, sizeof pend_cid, "%s", cid);
+            snprintf(pend_eid, sizeof pend_eid, "%s", eid);
+            snprintf(pend_pid, sizeof pend_pid, "%s", pid);
+            pend_t = t;
+            n_cancel++;
+            used++;
+            continue;
+        } else if (strcmp(act, "A_CANCELLED") == 0) {
             ev.type = VANE_EVENT_ENGAGEMENT;
             ev.eng.kind = VANE_ENG_SERVICE_CANCEL;
-            ev.eng.service = vane_str_c(act[0] == 'A' ? "loan_application" : "loan_offer");
+            ev.eng.service = vane_str_c("loan_application");
             ev.eng.product_id = vane_str_c(pid);
             n_cancel++;
         } else {
@@ -336,6 +379,8 @@ static int import_bpic(const char *path, sink_t *s)
             break;
         used++;
     }
+    if (rc >= 0 && pend_cid[0])
+        rc = emit_offer_cancel(s, pend_cid, pend_eid, pend_pid, pend_t);
     free(line);
     if (f != stdin)
         fclose(f);
@@ -350,8 +395,9 @@ static int import_bpic(const char *path, sink_t *s)
     fprintf(stderr,
             "vane import bpic2012: %" PRIu64 " rows, %" PRIu64 " cases; mapped %" PRIu64
             " (PRODUCT_VIEW %" PRIu64 ", PURCHASE %" PRIu64 ", SERVICE_CANCEL %" PRIu64
-            ") + %" PRIu64 " profiles; skipped %" PRIu64 " (no counterpart), %" PRIu64 " bad\n",
-            rows, cases, used, n_view, n_buy, n_cancel, cases, skipped, bad);
+            ") + %" PRIu64 " profiles; skipped %" PRIu64 " (no counterpart) + %" PRIu64
+            " O_CANCELLED re-quotes, %" PRIu64 " bad\n",
+            rows, cases, used, n_view, n_buy, n_cancel, cases, skipped, n_replaced, bad);
     return rc;
 }
 
