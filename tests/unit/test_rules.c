@@ -263,6 +263,29 @@ static void test_default_rules_clean(void **st)
     vane_ruleset_free(rs);
 }
 
+/* The examples in rules/README.md compile (the documentation cannot drift from the loader). */
+static void test_readme_examples(void **st)
+{
+    (void)st;
+    FILE *fp = fopen(VANE_SOURCE_DIR "/rules/README.md", "r");
+    assert_non_null(fp);
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    fclose(fp);
+    text[n] = '\0';
+    char *ex = strstr(text, "## Examples");
+    assert_non_null(ex);
+    char *start = strstr(ex, "```yaml\n");
+    assert_non_null(start);
+    start += 8;
+    char *end = strstr(start, "```");
+    assert_non_null(end);
+    *end = '\0';
+    vane_ruleset_t *rs = eng_rules_string(start);
+    assert_int_equal(vane_ruleset_count(rs), 2);
+    vane_ruleset_free(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_shadow_topic_route_score),
         cmocka_unit_test(test_scope_and_exceptions),
         cmocka_unit_test(test_default_rules_clean),
+        cmocka_unit_test(test_readme_examples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
