@@ -38,10 +38,25 @@ void vane_window_add(vane_window_t *w, const vane_window_entry_t *e, int64_t hor
     if ((uint64_t)newest - (uint64_t)e->time_ms >= (uint64_t)horizon_ms)
         return; /* already beyond every window */
     if (w->n == VANE_WINDOW_CAP) {
+        /* Evict the oldest entry of the most frequent class, so a flood of one class (say
+         * logins) cannot push out the rarer ones (redemptions) that other rules count. */
+        unsigned counts[VANE_WCLS__COUNT] = {0};
+        unsigned top = e->cls < VANE_WCLS__COUNT ? e->cls : 0;
+        for (unsigned i = 0; i < w->n; i++)
+            if (w->e[i].cls < VANE_WCLS__COUNT)
+                counts[w->e[i].cls]++;
+        if (top < VANE_WCLS__COUNT)
+            counts[top]++; /* the newcomer competes too */
+        for (unsigned c = 0; c < VANE_WCLS__COUNT; c++)
+            if (counts[c] > counts[top])
+                top = c;
         w->evicted++;
-        if (e->time_ms < w->e[0].time_ms)
-            return;
-        memmove(&w->e[0], &w->e[1], (VANE_WINDOW_CAP - 1) * sizeof w->e[0]);
+        unsigned victim = 0;
+        while (victim < w->n && w->e[victim].cls != top)
+            victim++;
+        if (victim == w->n || (e->cls == top && e->time_ms < w->e[victim].time_ms))
+            return; /* the newcomer is the oldest of the top class */
+        memmove(&w->e[victim], &w->e[victim + 1], (w->n - victim - 1) * sizeof w->e[0]);
         w->n--;
     }
     /* Stable insert after entries with the same time (arrival order breaks ties). */

@@ -6,9 +6,11 @@
  * (anchor - dur, anchor] scan the ring: O(VANE_WINDOW_CAP), no allocation.
  *
  * Error bound: results are exact while at most VANE_WINDOW_CAP tracked events fall inside the
- * longest horizon. Beyond that the oldest entries are evicted, so count/sum/distinct become lower
- * bounds (never over-counts): a threshold <= VANE_WINDOW_CAP still trips, because the ring then
- * holds that many recent entries. Entries older than the horizon are pruned on every insert.
+ * longest horizon. When the ring is full, the oldest entry of the most frequent class is evicted
+ * (so a flood of one class cannot push out rarer ones), and that class's count/sum/distinct
+ * become lower bounds (never over-counts); the other classes stay exact. A class always keeps
+ * at least VANE_WINDOW_CAP / (number of classes present) of its newest entries, so thresholds
+ * up to that still trip. Entries older than the horizon are pruned on every insert.
  *
  * The window is the half-open interval (anchor - dur, anchor]: an entry exactly dur old is
  * outside, one 1 ms younger is inside; entries later than the anchor (out-of-order arrivals)
@@ -62,8 +64,8 @@ typedef struct vane_window {
 bool vane_window_match(const vane_window_entry_t *e, unsigned cls);
 
 /* Insert e in time order; first drops entries older than newest - horizon_ms, then, when
- * full, the oldest entry (counted in evicted). An entry older than everything in a full ring is
- * dropped instead. */
+ * full, the oldest entry of the most frequent class (counted in evicted). When e itself is the
+ * oldest of that class, e is dropped instead. */
 void vane_window_add(vane_window_t *w, const vane_window_entry_t *e, int64_t horizon_ms);
 
 /* Aggregates over entries of class cls with time in (anchor_ms - dur_ms, anchor_ms]. */

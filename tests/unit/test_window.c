@@ -78,6 +78,32 @@ static void test_eviction_lower_bound(void **st)
     assert_true(w.e[0].time_ms > 1);
 }
 
+/* A flood of one class evicts that class, not the rare ones. */
+static void test_eviction_protects_rare_classes(void **st)
+{
+    (void)st;
+    vane_window_t w = {0};
+    for (int i = 0; i < 3; i++) {
+        vane_window_entry_t r = ent(100 + i, 6, 10, 0); /* redemptions first (oldest) */
+        vane_window_add(&w, &r, 30 * D);
+    }
+    for (int i = 0; i < 100; i++) {
+        vane_window_entry_t l = ent(1000 + i, VANE_WCLS_LOGIN, 0, 0);
+        vane_window_add(&w, &l, 30 * D);
+    }
+    assert_int_equal(w.n, VANE_WINDOW_CAP);
+    assert_int_equal(vane_window_count(&w, 6, 2000, D), 3);
+    assert_int_equal(vane_window_count(&w, VANE_WCLS_LOGIN, 2000, D), VANE_WINDOW_CAP - 3);
+    /* The logins kept are the newest. */
+    assert_true(w.e[VANE_WINDOW_CAP - 1].time_ms == 1099);
+    assert_true(w.e[3].time_ms == 1099 - (VANE_WINDOW_CAP - 4));
+    /* An old login arriving late into the full ring is the one dropped. */
+    vane_window_entry_t late = ent(500, VANE_WCLS_LOGIN, 0, 0);
+    vane_window_add(&w, &late, 30 * D);
+    assert_true(w.e[3].time_ms > 500);
+    assert_int_equal(vane_window_count(&w, 6, 2000, D), 3);
+}
+
 static void test_distinct_and_outflow(void **st)
 {
     (void)st;
@@ -118,8 +144,11 @@ static void test_class_names(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_boundaries),           cmocka_unit_test(test_order_and_prune),
-        cmocka_unit_test(test_eviction_lower_bound), cmocka_unit_test(test_distinct_and_outflow),
+        cmocka_unit_test(test_boundaries),
+        cmocka_unit_test(test_order_and_prune),
+        cmocka_unit_test(test_eviction_lower_bound),
+        cmocka_unit_test(test_eviction_protects_rare_classes),
+        cmocka_unit_test(test_distinct_and_outflow),
         cmocka_unit_test(test_class_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
