@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz the codec's event decoders with libFuzzer.
 #
-#   tests/fuzz/run.sh [SECONDS]      each harness (json, pb) for SECONDS (default 30)
+#   tests/fuzz/run.sh [SECONDS]      each harness (json, pb, alert) for SECONDS (default 30)
 #
 # Configures a separate clang build directory with -DVANE_FUZZ=ON (VANE_FUZZ_BUILD_DIR, default
 # <repo>/build-fuzz), builds only the two harnesses, and runs each on a scratch copy of its
@@ -43,7 +43,7 @@ if ! cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=De
     cat "$scratch/configure.log" >&2
     exit 1
 fi
-if ! cmake --build "$build" -j"$jobs" --target fuzz_codec_json fuzz_codec_pb \
+if ! cmake --build "$build" -j"$jobs" --target fuzz_codec_json fuzz_codec_pb fuzz_codec_alert \
     >"$scratch/build.log" 2>&1; then
     cat "$scratch/build.log" >&2
     exit 1
@@ -51,7 +51,7 @@ fi
 
 mkdir -p "$build/fuzz-artifacts"
 status=0
-for h in json pb; do
+for h in json pb alert; do
     bin="$build/tests/fuzz/fuzz_codec_$h"
     work="$scratch/$h"
     mkdir -p "$work"
