@@ -96,6 +96,11 @@ static size_t scan_string(const char *s, size_t n, size_t i, jcheck_t *jc)
     i++;
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
+        /* fast path: the printable ASCII that makes up nearly every string */
+        while (c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && ++i < n)
+            c = (unsigned char)s[i];
+        if (i >= n)
+            break;
         if (c == '"')
             return i + 1;
         if (c < 0x20)
@@ -488,12 +493,11 @@ static int tok_skip(const jsmntok_t *t, int ntok, int i)
     return i;
 }
 
-/* Does key token tk spell name? Keys with escapes are compared after unescaping. */
-static bool key_is(const char *s, const jsmntok_t *tk, const char *name)
+/* Does key token tk spell name (nl bytes)? Keys with escapes are compared after unescaping. */
+static bool key_is_n(const char *s, const jsmntok_t *tk, const char *name, size_t nl)
 {
     const char *p = s + tk->start;
     size_t n = (size_t)(tk->end - tk->start);
-    size_t nl = strlen(name);
     if (n == nl && memcmp(p, name, n) == 0)
         return true;
     if (n <= nl || n > 64 || !memchr(p, '\\', n))
@@ -501,6 +505,11 @@ static bool key_is(const char *s, const jsmntok_t *tk, const char *name)
     char tmp[64];
     size_t o = unescape(p, n, tmp);
     return o == nl && memcmp(tmp, name, nl) == 0;
+}
+
+static bool key_is(const char *s, const jsmntok_t *tk, const char *name)
+{
+    return key_is_n(s, tk, name, strlen(name));
 }
 
 /*---------------------------------------------------------------------------------------------
@@ -545,6 +554,7 @@ typedef enum jftype { FT_STR, FT_I64, FT_I32, FT_BOOL, FT_ENUM } jftype_t;
 
 typedef struct jfield {
     const char *name; /* JSON key */
+    size_t name_len;
     const char *path; /* for errors: "txn.amount_minor" */
     jftype_t type;
     size_t off;    /* offset of the value in its struct */
@@ -554,15 +564,15 @@ typedef struct jfield {
 
 #define F(st, nm, path, ty, member)                                                                \
     {                                                                                              \
-        nm, path, ty, offsetof(st, member), -1, NULL                                               \
+        nm, sizeof(nm) - 1, path, ty, offsetof(st, member), -1, NULL                               \
     }
 #define FH(st, nm, path, ty, member, hasm)                                                         \
     {                                                                                              \
-        nm, path, ty, offsetof(st, member), offsetof(st, hasm), NULL                               \
+        nm, sizeof(nm) - 1, path, ty, offsetof(st, member), offsetof(st, hasm), NULL               \
     }
 #define FE(st, nm, path, member, fn)                                                               \
     {                                                                                              \
-        nm, path, FT_ENUM, offsetof(st, member), -1, fn                                            \
+        nm, sizeof(nm) - 1, path, FT_ENUM, offsetof(st, member), -1, fn                            \
     }
 
 static const jfield_t event_fields[] = {
@@ -748,7 +758,7 @@ static int walk_object(jctx_t *c, int obj, const jfield_t *fields, size_t nf, vo
         int after = tok_skip(t, c->ntok, i + 1);
         size_t fi;
         for (fi = 0; fi < nf; fi++) {
-            if (key_is(c->s, key, fields[fi].name))
+            if (key_is_n(c->s, key, fields[fi].name, fields[fi].name_len))
                 break;
         }
         if (fi < nf) {
