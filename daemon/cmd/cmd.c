@@ -8,6 +8,20 @@
 const vane_command_t vane_commands[] = {
     {"run", cmd_run, "run the detection daemon (Kafka -> engine + Redis state -> alerts)",
      cmd_run_usage},
+    {"broker", cmd_broker, "run a development Kafka broker (librdkafka mock; not for production)",
+     cmd_broker_usage},
+    {"gen", cmd_gen,
+     "generate seeded synthetic bank events (with planted behaviours) to Kafka/file",
+     cmd_gen_usage},
+    {"tail", cmd_tail, "follow the alert topic, one readable line per alert", cmd_tail_usage},
+    {"replay", cmd_replay, "run recorded events through the engine, alerts to stdout (backtest)",
+     cmd_replay_usage},
+    {"rules", cmd_rules, "check rules files, or test them against fixture directories",
+     cmd_rules_usage},
+    {"state", cmd_state, "print a customer's stored state (for investigating an alert)",
+     cmd_state_usage},
+    {"import", cmd_import, "convert a real public dataset (berka, bpic2012) to vane events",
+     cmd_import_usage},
     {NULL, NULL, NULL, NULL},
 };
 

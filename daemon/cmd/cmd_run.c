@@ -91,7 +91,7 @@ int cmd_run(int argc, char **argv)
         .topic = cfg.kafka.input_topic,
         .auto_offset_reset = cfg.kafka.auto_offset_reset,
         .batch_size = (int)cfg.kafka.batch_size,
-        .max_batches_per_wakeup = 8,
+        .max_batches_per_wakeup = 1,
         .fetch_wait_max_ms = (int)cfg.kafka.fetch_wait_max_ms,
         .queued_max_messages_kbytes = (int)cfg.kafka.queued_max_messages_kbytes,
         .max_message_bytes = (int)cfg.kafka.max_message_bytes,
@@ -132,6 +132,8 @@ int cmd_run(int argc, char **argv)
     o.rule_paths = (const char *const *)cfg.engine.rules.items;
     o.nrule_paths = cfg.engine.rules.n;
     o.http_listen = cfg.http.enabled ? cfg.http.listen : NULL;
+    o.http_reload_timeout_ms = cfg.http.reload_timeout_ms;
+    o.metrics_interval_ms = cfg.metrics.render_interval_ms;
 
     rc = vane_pipeline_run(&o);
     free(cons);

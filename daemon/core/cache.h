@@ -34,14 +34,18 @@ typedef struct vane_cache_msg {
 } vane_cache_msg_t;
 
 typedef struct vane_cache_entry {
-    vane_state_t cs;     /* the customer's state; cs.customer_id is the key */
-    uint64_t hash;       /* hash of the key */
-    int32_t partition;   /* Kafka partition the customer's events come from */
-    uint8_t status;      /* vane_cache_status_t */
-    uint8_t dirty;       /* on the dirty list */
-    uint8_t load_failed; /* last GET failed: retry before applying */
-    uint32_t pins;       /* in-flight operations holding this pointer */
-    uint32_t npending;   /* messages in the pending FIFO */
+    vane_state_t cs;       /* the customer's state; cs.customer_id is the key */
+    uint64_t hash;         /* hash of the key */
+    int32_t partition;     /* Kafka partition the customer's events come from */
+    uint8_t status;        /* vane_cache_status_t */
+    uint8_t dirty;         /* on the dirty list */
+    uint8_t load_failed;   /* last GET failed: retry before applying */
+    uint32_t pins;         /* in-flight operations holding this pointer */
+    uint32_t npending;     /* messages in the pending FIFO */
+    uint8_t timer_pending; /* a due timer waits for the load to finish */
+    uint8_t state_changed; /* dirty because the state changed (not only its index) */
+    int64_t indexed_due;   /* due time in the partition's timer index; 0 = none known,
+                              -1 = must be reconciled at the next write-back */
     vane_cache_msg_t *pending_head, *pending_tail;
     struct vane_cache_entry *lru_prev, *lru_next; /* most recent at head */
     struct vane_cache_entry *dirty_next;          /* dirty list link */

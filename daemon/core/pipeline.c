@@ -12,9 +12,14 @@
 #include "cache.h"
 #include "offsets.h"
 
+#include "metrics.h"
+
 #include "engine/codec.h"
 #include "engine/engine.h"
 #include "engine/rules.h"
+#include "io/http.h"
+
+#include <hiredis/hiredis.h>
 #include "util/err.h"
 #include "util/log.h"
 
@@ -25,8 +30,12 @@
 #include <string.h>
 #include <time.h>
 
-#define EPOCH_RING     1024
-#define MAX_PARTITIONS 4096
+/* Epoch ring size; a message's Kafka opaque packs (source timestamp ms << EPOCH_BITS) | epoch
+ * slot, so the delivery report can time event -> alert latency without a lookup. */
+#define EPOCH_BITS        10
+#define EPOCH_RING        (1u << EPOCH_BITS)
+#define TAG(epoch, ts_ms) (((uint64_t)(ts_ms) << EPOCH_BITS) | ((epoch) & (EPOCH_RING - 1)))
+#define MAX_PARTITIONS    4096
 
 typedef enum run_state {
     RUN_STARTING = 0,
@@ -81,6 +90,24 @@ struct vane_pipeline {
     uv_signal_t sig_term, sig_int, sig_hup;
     int closing_handles;
 
+    /* Operations: metrics registry, HTTP endpoint. */
+    vane_metrics_t *reg;
+    vane_metrics_std_t m;
+    vane_http_t *http;      /* NULL when http.listen is off */
+    vane_buf_t metrics_buf; /* render scratch */
+    uv_timer_t metrics_timer;
+    uint64_t *rej_child[VANE_REJECT__COUNT];
+    uint64_t *dlq_child[VANE_REJECT__COUNT];
+    double **lag_child; /* per partition (owned array; children owned by reg) */
+    uint32_t sample;    /* engine timing: every 8th event */
+
+    /* Absence timers: per-partition sorted sets "<prefix>:timers:{p<N>}" (score = due event
+     * time, member = customer id) index the customers whose state has a timer armed. */
+    bool *scan_inflight;    /* per partition (owned) */
+    int64_t *part_max_time; /* per partition: max event time applied (owned) */
+    int64_t last_event_wall_ms;
+    uint64_t timers_fired;
+
     vane_pipeline_stats_t stats;
     int64_t max_event_time_ms;
     int64_t last_report_ms;
@@ -107,12 +134,16 @@ static void maybe_finish_drain(vane_pipeline_t *pl);
 static void count_reject(vane_pipeline_t *pl, rd_kafka_message_t *m, const vane_decode_error_t *de)
 {
     pl->stats.rejected[de->reason < 32 ? de->reason : 0]++;
+    if (de->reason < VANE_REJECT__COUNT && pl->rej_child[de->reason])
+        (*pl->rej_child[de->reason])++;
     VANE_LOG(VANE_LOG_WARN, "engine", "rejected message %s[%d]@%lld: %s: %s%s%s",
              rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
              vane_reject_name(de->reason), de->field, de->field[0] ? ": " : "", de->msg);
-    if (vane_alert_sink_dlq(pl->sink, m, de, pl->open_epoch) > 0) {
+    if (vane_alert_sink_dlq(pl->sink, m, de, TAG(pl->open_epoch, 0)) > 0) {
         pl->outstanding[pl->open_epoch % EPOCH_RING]++;
         pl->outstanding_total++;
+        if (de->reason < VANE_REJECT__COUNT && pl->dlq_child[de->reason])
+            (*pl->dlq_child[de->reason])++;
     }
 }
 
@@ -163,18 +194,57 @@ reject:
     return VANE_EPARSE;
 }
 
-static void emit_alerts(vane_pipeline_t *pl, int64_t now)
+static void emit_alerts(vane_pipeline_t *pl, int64_t now, const rd_kafka_message_t *m)
 {
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = m ? rd_kafka_message_timestamp(m, &tstype) : 0;
+    if (ts < 0 || ts > now)
+        ts = 0;
     for (uint32_t i = 0; i < pl->batch.count; i++) {
         vane_alert_t *a = &pl->batch.alerts[i];
-        if (vane_alert_sink_alert(pl->sink, a, now, pl->open_epoch) != VANE_OK)
+        if (vane_alert_sink_alert(pl->sink, a, now, TAG(pl->open_epoch, ts)) != VANE_OK)
             continue; /* logged by the sink */
+        const char *labels[3] = {vane_alert_kind_name(a->kind), a->rule_id, NULL};
+        uint64_t *c = vane_metrics_counter(pl->m.alerts, labels); /* alerts are rare */
+        if (c)
+            (*c)++;
         pl->outstanding[pl->open_epoch % EPOCH_RING]++;
         pl->outstanding_total++;
         pl->stats.alerts++;
         pl->stats.alerts_by_kind[(unsigned)a->kind < 16 ? (unsigned)a->kind : 0]++;
     }
     pl->batch.count = 0;
+}
+
+/* Event time up to which absence timers of partition p's customers may fire: p's watermark
+ * (max event time applied from p minus the allowed lateness; per partition, because
+ * partitions are consumed at different speeds and a customer's events all come from one) and,
+ * once the stream has been quiet for QUIET_MS of wall clock, the wall clock minus the
+ * lateness, so a quiet customer still fires when nothing else arrives. */
+#define QUIET_MS 60000
+static int64_t timer_time(const vane_pipeline_t *pl, int32_t p, int64_t now)
+{
+    int64_t lateness = vane_ruleset_lateness(pl->rs);
+    int64_t mx = (p >= 0 && p < MAX_PARTITIONS) ? pl->part_max_time[p] : 0;
+    int64_t t = mx ? mx - lateness : INT64_MIN;
+    if (pl->last_event_wall_ms && now - pl->last_event_wall_ms >= QUIET_MS && now - lateness > t)
+        t = now - lateness;
+    return t;
+}
+
+/* Fire e's due timers; alerts go out, the state and its index entry are written back. */
+static void fire_timers(vane_pipeline_t *pl, vane_cache_entry_t *e, int64_t until, int64_t now)
+{
+    if (vane_engine_next_due(pl->eng, &e->cs) > until)
+        return;
+    pl->batch.count = 0;
+    int n = vane_engine_timers(pl->eng, &e->cs, until, now, &pl->batch);
+    pl->timers_fired++;
+    e->indexed_due = -1;
+    e->state_changed = 1;
+    vane_cache_mark_dirty(pl->cache, e);
+    if (n > 0)
+        emit_alerts(pl, now, NULL);
 }
 
 /* Apply a decoded event to a READY entry. */
@@ -188,20 +258,29 @@ static void apply(vane_pipeline_t *pl, vane_cache_entry_t *e, const vane_event_t
     }
     int64_t now = wall_ms();
     pl->batch.count = 0;
+    if (ev->event_time_ms > pl->part_max_time[m->partition])
+        pl->part_max_time[m->partition] = ev->event_time_ms;
+    fire_timers(pl, e, timer_time(pl, m->partition, now), now);
+    bool timed = (pl->sample++ & 7) == 0;
+    uint64_t t0 = timed ? uv_hrtime() : 0;
     int rc = vane_engine_process(pl->eng, cs, ev, now, &pl->batch);
+    if (timed)
+        vane_histogram_observe(pl->m.engine_process, (double)(uv_hrtime() - t0) / 1e9);
     if (rc == VANE_EDUP)
         pl->stats.duplicates++;
     else if (rc == VANE_ELATE)
         pl->stats.late++;
     cs->last_partition = m->partition;
     cs->last_offset = m->offset;
+    e->state_changed = 1;
     vane_cache_mark_dirty(pl->cache, e);
     pl->stats.applied++;
     pl->stats.last_applied_wall_ms = now;
+    pl->last_event_wall_ms = now;
     if (ev->event_time_ms > pl->max_event_time_ms)
         pl->max_event_time_ms = ev->event_time_ms;
     if (pl->batch.count)
-        emit_alerts(pl, now);
+        emit_alerts(pl, now, m);
 }
 
 static void on_state_loaded(void *arg, int status, const char *bytes, size_t len);
@@ -256,7 +335,17 @@ static void on_state_loaded(void *arg, int status, const char *bytes, size_t len
         }
     }
     e->status = VANE_CACHE_READY;
+    e->indexed_due = 0;
     drain_pending(pl, e);
+    if (e->timer_pending) {
+        e->timer_pending = 0;
+        int64_t now = wall_ms();
+        fire_timers(pl, e, timer_time(pl, e->partition, now), now);
+        if (e->indexed_due != -1) {
+            e->indexed_due = -1; /* the index entry was stale: reconcile it */
+            vane_cache_mark_dirty(pl->cache, e);
+        }
+    }
     update_pause(pl);
     maybe_finish_revoke(pl);
     maybe_finish_drain(pl);
@@ -366,11 +455,153 @@ static void on_state_written(void *arg, int status)
     pl->flush_pending--;
     if (status != VANE_OK) {
         pl->flush_failed = true;
+        e->state_changed = 1;
         vane_cache_mark_dirty(pl->cache, e);
     } else {
         pl->stats.states_written++;
     }
     check_flush_done(pl);
+}
+
+static void on_index_written(void *arg, int status, void *reply)
+{
+    vane_cache_entry_t *e = arg;
+    vane_pipeline_t *pl = the_pipeline;
+    (void)reply;
+    e->pins--;
+    pl->flush_pending--;
+    if (status != VANE_OK) {
+        pl->flush_failed = true;
+        e->indexed_due = -1;
+        vane_cache_mark_dirty(pl->cache, e);
+    }
+    check_flush_done(pl);
+}
+
+static size_t timers_key(const vane_pipeline_t *pl, int32_t p, char *buf, size_t cap)
+{
+    const char *prefix =
+        pl->opts->store.prefix && *pl->opts->store.prefix ? pl->opts->store.prefix : "vane";
+    int n = snprintf(buf, cap, "%s:timers:{p%d}", prefix, (int)p);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+/* Keep the partition's timer index in step with e's state, in the same pipeline as the state
+ * write, so the offsets commit only once both are durable. The index may hold a due time
+ * earlier than the state's (a timer that moved later): the scan then finds nothing due and
+ * re-indexes; it never holds a later one, so no timer fires late. */
+static void index_timer(vane_pipeline_t *pl, vane_cache_entry_t *e)
+{
+    int64_t due = vane_engine_next_due(pl->eng, &e->cs);
+    const char *argv[4];
+    size_t lens[4];
+    char key[128], score[32];
+    lens[1] = timers_key(pl, e->partition, key, sizeof key);
+    argv[1] = key;
+    if (due == INT64_MAX) {
+        if (e->indexed_due != -1)
+            return; /* nothing armed, nothing indexed by us */
+        argv[0] = "ZREM";
+        lens[0] = 4;
+        argv[2] = e->cs.customer_id;
+        lens[2] = strlen(e->cs.customer_id);
+        if (vane_state_store_command(pl->store, 3, argv, lens, on_index_written, e) == VANE_OK) {
+            e->pins++;
+            pl->flush_pending++;
+            e->indexed_due = 0;
+        }
+        return;
+    }
+    if (e->indexed_due > 0 && e->indexed_due <= due)
+        return; /* the index fires no later than the state needs */
+    argv[0] = "ZADD";
+    lens[0] = 4;
+    lens[2] = (size_t)snprintf(score, sizeof score, "%lld", (long long)due);
+    argv[2] = score;
+    argv[3] = e->cs.customer_id;
+    lens[3] = strlen(e->cs.customer_id);
+    if (vane_state_store_command(pl->store, 4, argv, lens, on_index_written, e) == VANE_OK) {
+        e->pins++;
+        pl->flush_pending++;
+        e->indexed_due = due;
+    } else {
+        pl->flush_failed = true;
+        e->indexed_due = -1;
+    }
+}
+
+/* Scan reply: customers of partition p whose indexed timer is due. */
+typedef struct scan_req {
+    vane_pipeline_t *pl;
+    int32_t p;
+    int64_t until;
+} scan_req_t;
+
+static void on_scan(void *arg, int status, void *reply_)
+{
+    scan_req_t *sr = arg;
+    vane_pipeline_t *pl = sr->pl;
+    int32_t p = sr->p;
+    int64_t until = sr->until;
+    free(sr);
+    pl->scan_inflight[p] = false;
+    redisReply *reply = reply_;
+    if (status != VANE_OK || !reply || reply->type != REDIS_REPLY_ARRAY ||
+        !vane_offsets_assigned(pl->offsets, p) || pl->revoking[p] || pl->state == RUN_CLOSING)
+        return;
+    int64_t now = wall_ms();
+    for (size_t i = 0; i < reply->elements; i++) {
+        redisReply *m = reply->element[i];
+        if (m->type != REDIS_REPLY_STRING || m->len == 0 || m->len > VANE_ID_MAX)
+            continue;
+        vane_cache_entry_t *e = vane_cache_get(pl->cache, m->str, (size_t)m->len);
+        if (!e) {
+            e = vane_cache_add(pl->cache, m->str, (size_t)m->len, p);
+            if (!e)
+                return;
+            issue_load(pl, e);
+        }
+        if (e->status != VANE_CACHE_READY) {
+            e->timer_pending = 1;
+            continue;
+        }
+        fire_timers(pl, e, until, now);
+        if (e->indexed_due != -1) {
+            e->indexed_due = -1; /* nothing was due: the index entry is stale, reconcile it */
+            vane_cache_mark_dirty(pl->cache, e);
+        }
+    }
+    arm_flush_timer(pl);
+}
+
+/* Bounded work per tick: at most SCAN_LIMIT due customers per partition per second. */
+#define SCAN_LIMIT 200
+static void scan_timers(vane_pipeline_t *pl, int64_t now)
+{
+    if (!pl->store_up || pl->state != RUN_RUNNING)
+        return;
+    for (int32_t p = vane_offsets_next(pl->offsets, -1); p >= 0;
+         p = vane_offsets_next(pl->offsets, p)) {
+        int64_t until = timer_time(pl, p, now);
+        if (pl->scan_inflight[p] || pl->revoking[p] || until == INT64_MIN)
+            continue;
+        char key[128], max[32];
+        size_t klen = timers_key(pl, p, key, sizeof key);
+        size_t mlen = (size_t)snprintf(max, sizeof max, "%lld", (long long)until);
+        char lim[16];
+        size_t llen = (size_t)snprintf(lim, sizeof lim, "%d", SCAN_LIMIT);
+        const char *argv[7] = {"ZRANGEBYSCORE", key, "-inf", max, "LIMIT", "0", lim};
+        size_t lens[7] = {13, klen, 4, mlen, 5, 1, llen};
+        scan_req_t *sr = malloc(sizeof *sr); /* one per partition per tick, not per event */
+        if (!sr)
+            return;
+        *sr = (scan_req_t){pl, p, until};
+        if (vane_state_store_command(pl->store, 7, argv, lens, on_scan, sr) != VANE_OK) {
+            free(sr);
+            return;
+        }
+        pl->scan_inflight[p] = true;
+    }
 }
 
 static void maybe_flush(vane_pipeline_t *pl, bool force)
@@ -399,15 +630,23 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
     vane_cache_entry_t *e = vane_cache_take_dirty(pl->cache);
     while (e) {
         vane_cache_entry_t *next = e->dirty_next;
+        if (!e->state_changed) { /* only the timer index needs an update */
+            index_timer(pl, e);
+            e = next;
+            continue;
+        }
+        e->state_changed = 0;
         vane_buf_reset(&pl->statebuf);
         if (vane_state_encode(&e->cs, &pl->statebuf) != VANE_OK ||
             vane_state_store_set(pl->store, e->cs.customer_id, pl->statebuf.data, pl->statebuf.len,
                                  on_state_written, e) != VANE_OK) {
             pl->flush_failed = true;
+            e->state_changed = 1;
             vane_cache_mark_dirty(pl->cache, e);
         } else {
             e->pins++;
             pl->flush_pending++;
+            index_timer(pl, e);
         }
         e = next;
     }
@@ -423,7 +662,9 @@ static void check_flush_done(vane_pipeline_t *pl)
     if (pl->acked_floor <= pl->flush_epoch)
         return; /* alerts of this epoch still unacknowledged: on_delivered calls again */
     pl->flushing = false;
-    pl->stats.flush_seconds_sum += (double)(uv_hrtime() - pl->flush_started_ns) / 1e9;
+    double flush_s = (double)(uv_hrtime() - pl->flush_started_ns) / 1e9;
+    pl->stats.flush_seconds_sum += flush_s;
+    vane_histogram_observe(pl->m.redis_flush, flush_s);
     if (pl->flush_failed) {
         pl->stats.flush_failures++;
     } else {
@@ -444,7 +685,12 @@ static void check_flush_done(vane_pipeline_t *pl)
 static void on_delivered(void *arg, uint64_t tag)
 {
     vane_pipeline_t *pl = arg;
-    pl->outstanding[tag % EPOCH_RING]--;
+    int64_t ts = (int64_t)(tag >> EPOCH_BITS);
+    if (ts > 0) {
+        int64_t lat = wall_ms() - ts;
+        vane_histogram_observe(pl->m.event_alert_latency, lat > 0 ? (double)lat / 1000.0 : 0.0);
+    }
+    pl->outstanding[tag & (EPOCH_RING - 1)]--;
     pl->outstanding_total--;
     check_flush_done(pl);
     update_pause(pl);
@@ -481,7 +727,12 @@ static void on_assign(void *arg, const rd_kafka_topic_partition_list_t *parts)
             continue;
         vane_offsets_assign(pl->offsets, p);
         pl->revoking[p] = false;
+        char pnum[16];
+        snprintf(pnum, sizeof pnum, "%d", (int)p);
+        const char *labels[2] = {pnum, NULL};
+        pl->lag_child[p] = vane_metrics_gauge(pl->m.consumer_lag, labels);
         pl->snap[p] = pl->committed[p] = -1;
+        pl->part_max_time[p] = 0;
     }
     if (pl->state == RUN_STARTING)
         pl->state = RUN_RUNNING;
@@ -496,6 +747,13 @@ static void finish_revoke(vane_pipeline_t *pl)
             continue;
         pl->stats.cache_evictions += vane_cache_evict(pl->cache, p);
         vane_offsets_revoke(pl->offsets, p);
+        if (pl->lag_child[p]) {
+            char pnum[16];
+            snprintf(pnum, sizeof pnum, "%d", (int)p);
+            const char *labels[2] = {pnum, NULL};
+            vane_metrics_remove(pl->m.consumer_lag, labels);
+            pl->lag_child[p] = NULL;
+        }
         pl->revoking[p] = false;
     }
     pl->revoke_pending = false;
@@ -585,26 +843,85 @@ static void on_store_state(void *arg, bool up, const char *why)
  * Housekeeping, signals, shutdown
  * ------------------------------------------------------------------------------------- */
 
-static void reload_rules(vane_pipeline_t *pl)
+/* Load the configured rules beside the active ones and swap on success. Every diagnostic is
+ * logged and, when report is given, appended to it (file:line:col: level: message [code]). */
+static int reload_rules(vane_pipeline_t *pl, vane_buf_t *report)
 {
     vane_diags_t diags = VANE_DIAGS_INIT;
     vane_ruleset_t *rs = vane_ruleset_load(pl->opts->rule_paths, pl->opts->nrule_paths, &diags);
     for (size_t i = 0; i < diags.n; i++) {
         const vane_diag_t *d = &diags.v[i];
-        VANE_LOG(d->level == VANE_DIAG_ERROR ? VANE_LOG_ERROR : VANE_LOG_WARN, "rules",
-                 "%s:%d:%d: %s [%s]", d->file, d->line, d->col, d->msg, d->code);
+        bool err = d->level == VANE_DIAG_ERROR;
+        VANE_LOG(err ? VANE_LOG_ERROR : VANE_LOG_WARN, "rules", "%s:%d:%d: %s [%s]", d->file,
+                 d->line, d->col, d->msg, d->code);
+        if (report)
+            vane_buf_printf(report, "%s:%d:%d: %s: %s [%s]\n", d->file, d->line, d->col,
+                            err ? "error" : "warning", d->msg, d->code);
     }
     vane_diags_free(&diags);
     if (!rs) {
         pl->stats.rule_reload_failures++;
+        (*pl->m.rule_reloads_error)++;
         VANE_LOG(VANE_LOG_ERROR, "rules", "reload failed; keeping the current rules");
-        return;
+        if (report)
+            vane_buf_puts(report, "reload refused; the current rules stay active\n");
+        return VANE_ECONFIG;
     }
     vane_engine_set_rules(pl->eng, rs);
     vane_ruleset_free(pl->rs);
     pl->rs = rs;
     pl->stats.rule_reloads++;
+    (*pl->m.rule_reloads_ok)++;
+    *pl->m.rules_loaded = (double)vane_ruleset_count(rs);
     VANE_LOG(VANE_LOG_INFO, "rules", "reloaded %zu rule(s)", vane_ruleset_count(rs));
+    if (report)
+        vane_buf_printf(report, "reloaded %zu rule(s)\n", vane_ruleset_count(rs));
+    return VANE_OK;
+}
+
+static int http_reload(void *arg, vane_buf_t *report)
+{
+    return reload_rules(arg, report);
+}
+
+/* Copy the loop's counters into the registry and publish a snapshot for /metrics; update
+ * readiness. Runs every metrics_interval_ms: the event path itself never touches HTTP. */
+static void metrics_cb(uv_timer_t *t)
+{
+    vane_pipeline_t *pl = t->data;
+    *pl->m.events_consumed = pl->stats.consumed;
+    *pl->m.events_decoded = pl->stats.decoded;
+    *pl->m.cache_hits = pl->stats.cache_hits;
+    *pl->m.cache_misses = pl->stats.cache_misses;
+    *pl->m.cache_evictions = pl->stats.cache_evictions;
+    *pl->m.dirty_states = (double)vane_cache_dirty_count(pl->cache);
+    *pl->m.redis_connected = pl->store_up ? 1.0 : 0.0;
+    bool paused = pl->src && vane_kafka_source_paused(pl->src);
+    int assigned = pl->src ? vane_kafka_source_assigned(pl->src) : 0;
+    *pl->m.paused_partitions = paused ? (double)assigned : 0.0;
+    for (int32_t p = vane_offsets_next(pl->offsets, -1); p >= 0;
+         p = vane_offsets_next(pl->offsets, p)) {
+        if (!pl->lag_child[p] || !pl->src)
+            continue;
+        int64_t lag = vane_kafka_source_lag(pl->src, p, vane_offsets_applied(pl->offsets, p) + 1);
+        if (lag >= 0)
+            *pl->lag_child[p] = (double)lag;
+    }
+    const char *why = NULL;
+    if (pl->state >= RUN_DRAINING)
+        why = "shutting down";
+    else if (!pl->store_up)
+        why = "redis: unreachable";
+    else if (assigned == 0)
+        why = "kafka: no partitions assigned";
+    else if (paused)
+        why = pl->paused_waiting ? "paused: too many messages waiting for state loads"
+                                 : "paused: too many unacknowledged alerts";
+    *pl->m.ready = why ? 0.0 : 1.0;
+    if (pl->http) {
+        vane_http_set_ready(pl->http, why == NULL, why);
+        vane_http_publish_metrics(pl->http, pl->reg, &pl->metrics_buf);
+    }
 }
 
 static void house_cb(uv_timer_t *t)
@@ -613,6 +930,7 @@ static void house_cb(uv_timer_t *t)
     int64_t now = wall_ms();
     pl->stats.cache_evictions += vane_cache_evict(pl->cache, -1);
     maybe_flush(pl, false); /* offsets may have advanced without any dirty state */
+    scan_timers(pl, now);
     /* Progress report: every second at debug level while counters move, every 10 s at info. */
     static uint64_t last_consumed = UINT64_MAX, last_written = UINT64_MAX;
     bool moved = pl->stats.consumed != last_consumed || pl->stats.states_written != last_written;
@@ -673,7 +991,7 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     vane_pipeline_t *pl = h->data;
     if (signum == SIGHUP) {
-        reload_rules(pl);
+        reload_rules(pl, NULL);
         return;
     }
     if (pl->state >= RUN_DRAINING) {
@@ -710,13 +1028,16 @@ static void close_all(vane_pipeline_t *pl)
     pl->store_up = false;
     uv_handle_t *handles[] = {
         (uv_handle_t *)&pl->flush_timer, (uv_handle_t *)&pl->house_timer,
-        (uv_handle_t *)&pl->grace_timer, (uv_handle_t *)&pl->sig_term,
-        (uv_handle_t *)&pl->sig_int,     (uv_handle_t *)&pl->sig_hup,
+        (uv_handle_t *)&pl->grace_timer, (uv_handle_t *)&pl->metrics_timer,
+        (uv_handle_t *)&pl->sig_term,    (uv_handle_t *)&pl->sig_int,
+        (uv_handle_t *)&pl->sig_hup,
     };
     for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++) {
         pl->closing_handles++;
         uv_close(handles[i], handle_closed);
     }
+    vane_http_stop(pl->http); /* frees itself once its handle closed */
+    pl->http = NULL;
     /* Consumer first (leaves the group, commits stored offsets), then the producer (waits for
      * outstanding deliveries), then Redis. */
     pl->closing_handles += 3;
@@ -769,13 +1090,29 @@ int vane_pipeline_run(const vane_pipeline_opts_t *opts)
     pl->snap = malloc(MAX_PARTITIONS * sizeof *pl->snap);
     pl->committed = malloc(MAX_PARTITIONS * sizeof *pl->committed);
     pl->revoking = calloc(MAX_PARTITIONS, sizeof *pl->revoking);
+    pl->scan_inflight = calloc(MAX_PARTITIONS, sizeof *pl->scan_inflight);
+    pl->part_max_time = calloc(MAX_PARTITIONS, sizeof *pl->part_max_time);
     if (!pl->eng || !pl->dec || !pl->cache || !pl->offsets || !pl->snap || !pl->committed ||
-        !pl->revoking) {
+        !pl->revoking || !pl->scan_inflight || !pl->part_max_time) {
         VANE_LOG(VANE_LOG_ERROR, "main", "out of memory");
         goto out;
     }
     for (int i = 0; i < MAX_PARTITIONS; i++)
         pl->snap[i] = pl->committed[i] = -1;
+    pl->reg = vane_metrics_new();
+    pl->lag_child = calloc(MAX_PARTITIONS, sizeof *pl->lag_child);
+    if (!pl->reg || !pl->lag_child ||
+        vane_metrics_std_init(pl->reg, &pl->m, VANE_VERSION, VANE_GIT_COMMIT,
+                              (double)wall_ms() / 1000.0) != VANE_OK) {
+        VANE_LOG(VANE_LOG_ERROR, "main", "out of memory");
+        goto out;
+    }
+    for (int r = 1; r < VANE_REJECT__COUNT; r++) {
+        const char *labels[2] = {vane_reject_name((vane_reject_t)r), NULL};
+        pl->rej_child[r] = vane_metrics_counter(pl->m.events_rejected, labels);
+        pl->dlq_child[r] = vane_metrics_counter(pl->m.dlq_messages, labels);
+    }
+    *pl->m.rules_loaded = (double)vane_ruleset_count(pl->rs);
 
     if (uv_loop_init(&pl->loop) != 0)
         goto out;
@@ -783,6 +1120,24 @@ int vane_pipeline_run(const vane_pipeline_opts_t *opts)
     if (!pl->store) {
         VANE_LOG(VANE_LOG_ERROR, "redis", "%s", err);
         goto out_loop;
+    }
+    vane_state_store_set_rtt_histogram(pl->store, pl->m.redis_roundtrip);
+    if (opts->http_listen && *opts->http_listen && strcmp(opts->http_listen, "off") != 0) {
+        vane_http_opts_t ho = {
+            .listen = opts->http_listen,
+            .reload = http_reload,
+            .reload_arg = pl,
+            .reload_timeout_ms =
+                opts->http_reload_timeout_ms > 0 ? opts->http_reload_timeout_ms : 10000,
+            .stall_ms = 30000,
+        };
+        pl->http = vane_http_start(&pl->loop, &ho, err, sizeof err);
+        if (!pl->http) {
+            VANE_LOG(VANE_LOG_ERROR, "http", "%s", err);
+            goto out_loop;
+        }
+        VANE_LOG(VANE_LOG_INFO, "http", "serving /metrics, /healthz, /readyz on %s (port %d)",
+                 opts->http_listen, vane_http_port(pl->http));
     }
     pl->sink = vane_alert_sink_new(&pl->loop, &opts->sink, on_delivered, pl, err, sizeof err);
     if (!pl->sink) {
@@ -801,7 +1156,11 @@ int vane_pipeline_run(const vane_pipeline_opts_t *opts)
     uv_timer_init(&pl->loop, &pl->flush_timer);
     uv_timer_init(&pl->loop, &pl->house_timer);
     uv_timer_init(&pl->loop, &pl->grace_timer);
+    uv_timer_init(&pl->loop, &pl->metrics_timer);
     pl->flush_timer.data = pl->house_timer.data = pl->grace_timer.data = pl;
+    pl->metrics_timer.data = pl;
+    uint64_t mi = opts->metrics_interval_ms > 0 ? (uint64_t)opts->metrics_interval_ms : 1000;
+    uv_timer_start(&pl->metrics_timer, metrics_cb, 0, mi);
     uv_timer_start(&pl->house_timer, house_cb, 1000, 1000);
     uv_signal_init(&pl->loop, &pl->sig_term);
     uv_signal_init(&pl->loop, &pl->sig_int);
@@ -822,7 +1181,8 @@ int vane_pipeline_run(const vane_pipeline_opts_t *opts)
              (unsigned long long)pl->stats.replay_skipped, (unsigned long long)pl->stats.alerts,
              (unsigned long long)pl->stats.states_written);
 out_loop:
-    if (pl->state != RUN_CLOSING && (pl->src || pl->sink || pl->store)) {
+    if (pl->state != RUN_CLOSING && (pl->src || pl->sink || pl->store || pl->http)) {
+        vane_http_stop(pl->http);
         /* Startup failed part-way: close what was opened. */
         if (pl->src)
             vane_kafka_source_close(pl->src, NULL, NULL);
@@ -843,9 +1203,14 @@ out:
     vane_engine_free(pl->eng);
     vane_ruleset_free(pl->rs);
     vane_buf_free(&pl->statebuf);
+    vane_buf_free(&pl->metrics_buf);
+    vane_metrics_free(pl->reg);
+    free(pl->lag_child);
     free(pl->snap);
     free(pl->committed);
     free(pl->revoking);
+    free(pl->scan_inflight);
+    free(pl->part_max_time);
     free(pl);
     the_pipeline = NULL;
     return rc;

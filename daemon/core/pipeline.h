@@ -46,6 +46,8 @@ typedef struct vane_pipeline_opts {
     const char *const *rule_paths; /* rule files, in order */
     size_t nrule_paths;
     const char *http_listen; /* "host:port" or NULL/"off" */
+    int64_t http_reload_timeout_ms;
+    int64_t metrics_interval_ms; /* how often /metrics is re-rendered */
 } vane_pipeline_opts_t;
 
 /* Counters, read by the metrics module and the final summary. Loop thread only. */

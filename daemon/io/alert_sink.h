@@ -46,6 +46,7 @@ typedef struct vane_alert_sink_stats {
     uint64_t outstanding; /* produced, not yet acknowledged */
 } vane_alert_sink_stats_t;
 
+/* tag: the caller's; produced_ms: wall clock when the message was produced. */
 typedef void (*vane_alert_sink_delivered_cb)(void *arg, uint64_t tag);
 
 vane_alert_sink_t *vane_alert_sink_new(uv_loop_t *loop, const vane_alert_sink_opts_t *opts,

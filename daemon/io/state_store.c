@@ -1,5 +1,6 @@
 #include "state_store.h"
 
+#include "core/metrics.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -66,6 +67,7 @@ struct vane_state_store {
     req_t *free_reqs;
     req_slab_t *slabs;
     vane_state_store_stats_t stats;
+    vane_histogram_t *rtt_hist; /* borrowed, may be NULL */
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -226,8 +228,11 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
         if (reply)
             VANE_LOG(VANE_LOG_ERROR, "redis", "command failed: %s", reply->str);
     } else {
-        st->stats.rtt_sum_s += (double)(uv_hrtime() - r->sent_ns) / 1e9;
+        double rtt = (double)(uv_hrtime() - r->sent_ns) / 1e9;
+        st->stats.rtt_sum_s += rtt;
         st->stats.rtt_count++;
+        if (st->rtt_hist)
+            vane_histogram_observe(st->rtt_hist, rtt);
     }
     /* Copy what we need and recycle the request before calling out: the callback may issue
      * new commands. */
@@ -557,6 +562,11 @@ int vane_state_store_command(vane_state_store_t *st, int argc, const char **argv
     }
     req_enqueue(st, r);
     return VANE_OK;
+}
+
+void vane_state_store_set_rtt_histogram(vane_state_store_t *st, struct vane_histogram *h)
+{
+    st->rtt_hist = h;
 }
 
 bool vane_state_store_up(const vane_state_store_t *st)

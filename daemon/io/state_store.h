@@ -65,6 +65,10 @@ typedef void (*vane_store_raw_cb)(void *arg, int status, void *reply);
 int vane_state_store_command(vane_state_store_t *st, int argc, const char **argv,
                              const size_t *argvlen, vane_store_raw_cb cb, void *arg);
 
+/* Observe every command's round trip (seconds) into h (borrowed; NULL to stop). */
+struct vane_histogram;
+void vane_state_store_set_rtt_histogram(vane_state_store_t *st, struct vane_histogram *h);
+
 bool vane_state_store_up(const vane_state_store_t *st);
 const vane_state_store_stats_t *vane_state_store_stats(const vane_state_store_t *st);
 /* Format the key of customer id into buf; returns its length (truncated to cap-1). */
