@@ -80,6 +80,17 @@ int vane_decay_emerging(const vane_decay_t *shortm, const vane_decay_t *longm)
     return best;
 }
 
+void vane_decay_background(const vane_decay_t *shortm, const vane_decay_t *longm, vane_decay_t *out)
+{
+    *out = *longm;
+    if (shortm->updated_ms != longm->updated_ms)
+        return;
+    for (int c = 1; c < VANE_CAT__COUNT; c++) {
+        float d = longm->w[c] - shortm->w[c];
+        out->w[c] = d > 0 ? d : 0;
+    }
+}
+
 double vane_decay_jsd(const vane_decay_t *a, const vane_decay_t *b)
 {
     double ta = raw_total(a), tb = raw_total(b);

@@ -7,7 +7,8 @@
  * Huge gaps underflow to 0 cleanly (exp2 of a very negative number), never to NaN.
  *
  * Two mixes per customer (short and long horizon) make the preference-shift signal: the
- * Jensen-Shannon divergence between their normalised forms (base 2, so in [0, 1]).
+ * Jensen-Shannon divergence (base 2, so in [0, 1]) between the short mix (recent interest) and
+ * the background (long minus short: the established preference without the recent burst).
  * Pure value code; weights are floats (7 significant digits are plenty for shares).
  */
 #ifndef VANE_DECAY_H
@@ -32,6 +33,13 @@ double vane_decay_share(const vane_decay_t *m, int cat);
 int vane_decay_dominant(const vane_decay_t *m);
 /* Category whose share grew most from long to short (share_short - share_long > 0), or 0. */
 int vane_decay_emerging(const vane_decay_t *shortm, const vane_decay_t *longm);
+/* The history before the recent activity: out[c] = max(0, longm[c] - shortm[c]). Both mixes
+ * receive the same additions, so a recent event weighs about the same in each and cancels out,
+ * while an old one has decayed away from the short mix and stays. Requires both mixes to be
+ * expressed at the same updated_ms (the engine always updates them together); otherwise out is
+ * a copy of longm. */
+void vane_decay_background(const vane_decay_t *shortm, const vane_decay_t *longm,
+                           vane_decay_t *out);
 /* Jensen-Shannon divergence (base 2) of the normalised mixes, in [0,1]; 0 if either is empty. */
 double vane_decay_jsd(const vane_decay_t *a, const vane_decay_t *b);
 

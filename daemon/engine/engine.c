@@ -379,8 +379,10 @@ static bool emit(vane_engine_t *eng, const vane__ctx_t *ctx, const vane__rule_t 
     snprintf(a->manager_id, sizeof a->manager_id, "%s", cs->f.manager_id);
     a->score = r->score >= 0 ? vane__expr_num(ctx, r->score) : severity / 5.0;
     if (r->kind == VANE_ALERT_PREFERENCE_SHIFT) {
-        a->from_category = (vane_category_t)vane_decay_dominant(&cs->f.mix_long);
-        a->to_category = (vane_category_t)vane_decay_emerging(&cs->f.mix_short, &cs->f.mix_long);
+        vane_decay_t bg;
+        vane_decay_background(&cs->f.mix_short, &cs->f.mix_long, &bg);
+        a->from_category = (vane_category_t)vane_decay_dominant(&bg);
+        a->to_category = (vane_category_t)vane_decay_emerging(&cs->f.mix_short, &bg);
     }
     /* alert_id: hash of what identifies this detection, never of wall-clock time. */
     char key[VANE_RULE_ID_MAX + VANE_ID_MAX + 64];

@@ -130,6 +130,7 @@ double vane__feat_num(const vane__ctx_t *ctx, int id)
 {
     const vane_state_t *cs = ctx->cs;
     const vane_features_t *f = &cs->f;
+    vane_decay_t bg;
     const vane_event_t *ev = ctx->ev;
     const vane__settings_t *s = &ctx->rs->set;
     switch ((vane__feat_t)id) {
@@ -161,15 +162,19 @@ double vane__feat_num(const vane__ctx_t *ctx, int id)
     case VANE__F_RISK:
         return f->risk;
     case VANE__F_DIVERGENCE:
-        return vane_decay_jsd(&f->mix_short, &f->mix_long);
+        vane_decay_background(&f->mix_short, &f->mix_long, &bg);
+        return vane_decay_jsd(&f->mix_short, &bg);
     case VANE__F_EVIDENCE_SHORT:
         return vane_decay_total(&f->mix_short, ctx->anchor_ms, s->short_half_life_ms);
     case VANE__F_EVIDENCE_LONG:
-        return vane_decay_total(&f->mix_long, ctx->anchor_ms, s->long_half_life_ms);
+        vane_decay_background(&f->mix_short, &f->mix_long, &bg);
+        return vane_decay_total(&bg, ctx->anchor_ms, s->long_half_life_ms);
     case VANE__F_DOMINANT_SHARE:
-        return vane_decay_share(&f->mix_long, vane_decay_dominant(&f->mix_long));
+        vane_decay_background(&f->mix_short, &f->mix_long, &bg);
+        return vane_decay_share(&bg, vane_decay_dominant(&bg));
     case VANE__F_EMERGING_SHARE:
-        return vane_decay_share(&f->mix_short, vane_decay_emerging(&f->mix_short, &f->mix_long));
+        vane_decay_background(&f->mix_short, &f->mix_long, &bg);
+        return vane_decay_share(&f->mix_short, vane_decay_emerging(&f->mix_short, &bg));
     case VANE__F_LOGINS_PER_DAY:
         return vane_rate_avg(&f->logins_day, ctx->anchor_ms, 86400000LL, s->alpha_day);
     case VANE__F_LOGINS_PER_DAY_LONG:
@@ -196,6 +201,7 @@ double vane__feat_num(const vane__ctx_t *ctx, int id)
 vane_str_t vane__feat_str(const vane__ctx_t *ctx, int id)
 {
     const vane_features_t *f = &ctx->cs->f;
+    vane_decay_t bg;
     const vane_event_t *ev = ctx->ev;
     switch ((vane__feat_t)id) {
     case VANE__F_EV_KIND:
@@ -232,9 +238,11 @@ vane_str_t vane__feat_str(const vane__ctx_t *ctx, int id)
     case VANE__F_STAGE:
         return cstr(vane_stage_name((vane_stage_t)f->stage));
     case VANE__F_DOMINANT_CATEGORY:
-        return cstr(vane_category_name(vane_decay_dominant(&f->mix_long)));
+        vane_decay_background(&f->mix_short, &f->mix_long, &bg);
+        return cstr(vane_category_name(vane_decay_dominant(&bg)));
     case VANE__F_EMERGING_CATEGORY:
-        return cstr(vane_category_name(vane_decay_emerging(&f->mix_short, &f->mix_long)));
+        vane_decay_background(&f->mix_short, &f->mix_long, &bg);
+        return cstr(vane_category_name(vane_decay_emerging(&f->mix_short, &bg)));
     case VANE__F_CUSTOMER_ID:
         return cstr(ctx->cs->customer_id);
     default:

@@ -111,6 +111,33 @@ static void test_dominant_emerging(void **st)
     assert_true(fabs(vane_decay_share(&s, VANE_CAT_FUND) - 0.75) < 1e-6);
 }
 
+/* Background = long - short: a recent burst cancels out, old history stays. */
+static void test_background(void **st)
+{
+    (void)st;
+    vane_decay_t s = {0}, l = {0}, bg;
+    const int64_t LHL = 180 * D;
+    for (int i = 10; i >= 1; i--) {
+        vane_decay_add(&s, 1000 * D - i * 30 * D, VANE_CAT_TIME_DEPOSIT, 1, HL);
+        vane_decay_add(&l, 1000 * D - i * 30 * D, VANE_CAT_TIME_DEPOSIT, 1, LHL);
+    }
+    for (int i = 0; i < 3; i++) {
+        vane_decay_add(&s, 1000 * D + i, VANE_CAT_FUND, 1, HL);
+        vane_decay_add(&l, 1000 * D + i, VANE_CAT_FUND, 1, LHL);
+    }
+    vane_decay_background(&s, &l, &bg);
+    assert_true(bg.w[VANE_CAT_FUND] < 1e-3f);        /* the burst is not history */
+    assert_true(bg.w[VANE_CAT_TIME_DEPOSIT] > 5.0f); /* old saving habit is */
+    assert_int_equal(vane_decay_dominant(&bg), VANE_CAT_TIME_DEPOSIT);
+    assert_int_equal(vane_decay_emerging(&s, &bg), VANE_CAT_FUND);
+    assert_true(vane_decay_jsd(&s, &bg) > vane_decay_jsd(&s, &l));
+    /* Mixes at different times (never produced by the engine): background = long. */
+    vane_decay_t s2 = s;
+    s2.updated_ms++;
+    vane_decay_background(&s2, &l, &bg);
+    assert_memory_equal(&bg, &l, sizeof bg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +147,7 @@ int main(void)
         cmocka_unit_test(test_unknown_and_bad_weights),
         cmocka_unit_test(test_jsd),
         cmocka_unit_test(test_dominant_emerging),
+        cmocka_unit_test(test_background),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
