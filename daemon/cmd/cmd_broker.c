@@ -1,0 +1,301 @@
+/* cmd_broker.c - `vane broker`: an embedded Kafka for development and tests.
+ *
+ * Built on librdkafka's mock cluster (rdkafka_mock.h): N in-process brokers listening on
+ * ephemeral loopback ports, with vane's input, alert and dead-letter topics (plus any extra
+ * ones) created up front. Prints the bootstrap address on stdout, optionally writes it to a
+ * file atomically (write a temporary file, then rename), and runs until SIGINT or SIGTERM.
+ *
+ * Signals are blocked in every thread (the mask is set before librdkafka starts its threads,
+ * which inherit it) and received with sigwait(), so the main thread sleeps until a signal
+ * arrives: no polling. On a signal the cluster and its client are destroyed and
+ * rd_kafka_wait_destroyed() confirms that every librdkafka thread is gone.
+ */
+#include "cmd.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char cmd_broker_usage[] =
+    "usage: vane broker [OPTIONS]\n"
+    "\n"
+    "Run a DEVELOPMENT Kafka broker (librdkafka's mock cluster) for trying vane and for tests.\n"
+    "It is not Kafka: it keeps everything in memory, implements a subset of the protocol and\n"
+    "keeps at most ~100,000 messages or 5 MB per partition (older messages are dropped). Never\n"
+    "use it in production.\n"
+    "\n"
+    "It listens on ephemeral loopback ports, creates the topics below, prints the bootstrap\n"
+    "address on stdout and runs until SIGINT or SIGTERM (exit 0).\n"
+    "\n"
+    "options:\n"
+    "  --broker-count N, -n N   brokers in the cluster (default 1)\n"
+    "  --events-topic NAME      input topic (default bank.events)\n"
+    "  --events-partitions N    its partitions (default 16)\n"
+    "  --alerts-topic NAME      alert topic (default churn.alerts)\n"
+    "  --alerts-partitions N    its partitions (default 4)\n"
+    "  --dlq-topic NAME         dead-letter topic (default bank.events.dlq)\n"
+    "  --dlq-partitions N       its partitions (default 4)\n"
+    "  --topic NAME:PARTITIONS  an extra topic (repeatable)\n"
+    "  --bootstrap-file FILE    also write the bootstrap address to FILE (atomically: a script\n"
+    "                           can wait for FILE to exist); removed again on exit\n";
+
+#define MAX_TOPICS 64
+
+typedef struct topic_spec {
+    const char *name; /* borrowed from argv or a literal */
+    int partitions;   /* >= 1 */
+} topic_spec_t;
+
+static int parse_count(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Write text to path atomically: a temporary file in the same directory, fsync, rename. */
+static int write_atomic(const char *path, const char *text)
+{
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return -1;
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int ok = fd >= 0;
+    if (ok) {
+        size_t len = strlen(text);
+        ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+        ok = (close(fd) == 0) && ok;
+    }
+    if (ok)
+        ok = rename(tmp, path) == 0;
+    if (!ok) {
+        fprintf(stderr, "vane broker: %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return ok ? 0 : -1;
+}
+
+enum {
+    OPT_EVENTS_TOPIC = 256,
+    OPT_EVENTS_PARTS,
+    OPT_ALERTS_TOPIC,
+    OPT_ALERTS_PARTS,
+    OPT_DLQ_TOPIC,
+    OPT_DLQ_PARTS,
+    OPT_TOPIC,
+    OPT_BOOTSTRAP_FILE,
+    OPT_HELP,
+};
+
+int cmd_broker(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"broker-count", required_argument, NULL, 'n'},
+        {"events-topic", required_argument, NULL, OPT_EVENTS_TOPIC},
+        {"events-partitions", required_argument, NULL, OPT_EVENTS_PARTS},
+        {"alerts-topic", required_argument, NULL, OPT_ALERTS_TOPIC},
+        {"alerts-partitions", required_argument, NULL, OPT_ALERTS_PARTS},
+        {"dlq-topic", required_argument, NULL, OPT_DLQ_TOPIC},
+        {"dlq-partitions", required_argument, NULL, OPT_DLQ_PARTS},
+        {"topic", required_argument, NULL, OPT_TOPIC},
+        {"bootstrap-file", required_argument, NULL, OPT_BOOTSTRAP_FILE},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    int brokers = 1;
+    topic_spec_t topics[MAX_TOPICS] = {
+        {"bank.events", 16},
+        {"churn.alerts", 4},
+        {"bank.events.dlq", 4},
+    };
+    int n_topics = 3;
+    char *extra_names[MAX_TOPICS]; /* owned copies of NAME from NAME:PARTITIONS */
+    int n_extra = 0;
+    const char *bootstrap_file = NULL;
+    int status = 2;
+
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'n':
+            if (parse_count(optarg, 1, 64, &brokers)) {
+                vane_command_usage_error("broker", "bad --broker-count '%s' (1..64)", optarg);
+                goto out;
+            }
+            break;
+        case OPT_EVENTS_TOPIC:
+            topics[0].name = optarg;
+            break;
+        case OPT_ALERTS_TOPIC:
+            topics[1].name = optarg;
+            break;
+        case OPT_DLQ_TOPIC:
+            topics[2].name = optarg;
+            break;
+        case OPT_EVENTS_PARTS:
+        case OPT_ALERTS_PARTS:
+        case OPT_DLQ_PARTS: {
+            int idx = ch == OPT_EVENTS_PARTS ? 0 : ch == OPT_ALERTS_PARTS ? 1 : 2;
+            if (parse_count(optarg, 1, 10000, &topics[idx].partitions)) {
+                vane_command_usage_error("broker", "bad partition count '%s' (1..10000)", optarg);
+                goto out;
+            }
+            break;
+        }
+        case OPT_TOPIC: {
+            const char *colon = strrchr(optarg, ':');
+            int parts = 0;
+            if (!colon || colon == optarg || parse_count(colon + 1, 1, 10000, &parts)) {
+                vane_command_usage_error("broker", "bad --topic '%s' (want NAME:PARTITIONS)",
+                                         optarg);
+                goto out;
+            }
+            if (n_topics == MAX_TOPICS) {
+                vane_command_usage_error("broker", "too many topics (max %d)", MAX_TOPICS);
+                goto out;
+            }
+            char *name = strndup(optarg, (size_t)(colon - optarg));
+            if (!name) {
+                fprintf(stderr, "vane broker: out of memory\n");
+                status = 1;
+                goto out;
+            }
+            extra_names[n_extra++] = name;
+            topics[n_topics].name = name;
+            topics[n_topics].partitions = parts;
+            n_topics++;
+            break;
+        }
+        case OPT_BOOTSTRAP_FILE:
+            bootstrap_file = optarg;
+            break;
+        case 'h':
+        case OPT_HELP:
+            fputs(cmd_broker_usage, stdout);
+            status = 0;
+            goto out;
+        default:
+            vane_command_usage_error("broker", "unknown or incomplete option '%s'",
+                                     argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        vane_command_usage_error("broker", "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    for (int i = 0; i < n_topics; i++) {
+        for (int j = 0; j < i; j++) {
+            if (strcmp(topics[i].name, topics[j].name) == 0) {
+                vane_command_usage_error("broker", "topic '%s' given twice", topics[i].name);
+                goto out;
+            }
+        }
+    }
+
+    /* Block the stop signals before any librdkafka thread exists: the threads inherit the
+     * mask, so the signals can only be taken by sigwait() below. */
+    status = 1;
+    sigset_t stopset;
+    sigemptyset(&stopset);
+    sigaddset(&stopset, SIGINT);
+    sigaddset(&stopset, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stopset, NULL);
+
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* The cluster's own client never connects anywhere: keep its "no bootstrap.servers"
+     * notice quiet (log_level 4 = warnings and worse). */
+    if (rd_kafka_conf_set(conf, "client.id", "vane-broker", err, sizeof err) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "log_level", "4", err, sizeof err) != RD_KAFKA_CONF_OK)
+        fprintf(stderr, "vane broker: %s\n", err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "vane broker: cannot create the mock cluster's client: %s\n", err);
+        rd_kafka_conf_destroy(conf);
+        goto restore;
+    }
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, brokers);
+    if (!mc) {
+        fprintf(stderr, "vane broker: cannot create the mock cluster\n");
+        rd_kafka_destroy(rk);
+        goto restore;
+    }
+    int replication = brokers < 3 ? brokers : 3;
+    bool topics_ok = true;
+    for (int i = 0; i < n_topics; i++) {
+        rd_kafka_resp_err_t e =
+            rd_kafka_mock_topic_create(mc, topics[i].name, topics[i].partitions, replication);
+        if (e) {
+            fprintf(stderr, "vane broker: topic %s: %s\n", topics[i].name, rd_kafka_err2str(e));
+            topics_ok = false;
+        }
+    }
+    const char *bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
+    bool file_written = false;
+    if (topics_ok && bootstrap_file) {
+        size_t n = strlen(bootstraps) + 2;
+        char *line = malloc(n);
+        if (line) {
+            snprintf(line, n, "%s\n", bootstraps);
+            file_written = write_atomic(bootstrap_file, line) == 0;
+            free(line);
+        }
+        topics_ok = file_written;
+    }
+    if (topics_ok) {
+        printf("%s\n", bootstraps);
+        fflush(stdout);
+        fprintf(stderr,
+                "vane broker: development broker (librdkafka mock cluster, not for production): "
+                "%d broker(s) at %s\n",
+                brokers, bootstraps);
+        for (int i = 0; i < n_topics; i++)
+            fprintf(stderr, "vane broker:   topic %s (%d partitions)\n", topics[i].name,
+                    topics[i].partitions);
+        fprintf(stderr, "vane broker: stop with SIGINT or SIGTERM\n");
+
+        int sig = 0;
+        int werr = sigwait(&stopset, &sig);
+        if (werr) {
+            fprintf(stderr, "vane broker: sigwait: %s\n", strerror(werr));
+        } else {
+            fprintf(stderr, "vane broker: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            status = 0;
+        }
+    }
+    if (file_written)
+        unlink(bootstrap_file);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(rk);
+    if (rd_kafka_wait_destroyed(10000) != 0) {
+        fprintf(stderr, "vane broker: librdkafka threads still running after 10 s\n");
+        status = 1;
+    }
+restore:
+    /* The stop signals stay blocked: a second SIGTERM during shutdown must not kill the
+     * process half-way; it exits right after this anyway. */
+out:
+    for (int i = 0; i < n_extra; i++)
+        free(extra_names[i]);
+    return status;
+}
