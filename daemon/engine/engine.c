@@ -5,9 +5,10 @@
  *      is skipped (VANE_EDUP, stats.duplicates); an empty event_id is never a duplicate;
  *   2. lateness: an event older than the customer's newest event time minus the ruleset's
  *      `lateness` is not applied (VANE_ELATE, stats.late) - its id is remembered so a redelivery
- *      is still a duplicate. Within the lateness, an out-of-order event is applied at its own
- *      event time: windows insert it in order, decayed mixes add it pre-decayed, baselines
- *      count it in the current period; rules are evaluated with windows ending at its time;
+ *      is still a duplicate. So is an absurd event time (beyond +-2^62 ms). Within the lateness, an
+ * out-of-order event is applied at its own event time: windows insert it in order, decayed mixes
+ * add it pre-decayed, baselines count it in the current period; rules are evaluated with windows
+ * ending at its time;
  *   3. features: windows (tracked classes only), mixes, baselines, holdings, profile, survey;
  *      a follow-up timer is cancelled by one of its cancel events; then decline risk and
  *      lifecycle stage are recomputed;
@@ -544,7 +545,10 @@ int vane_engine_process(vane_engine_t *eng, vane_state_t *cs, const vane_event_t
         f->dedup_n = (uint8_t)((f->dedup_n + 1) % VANE_DEDUP_RING);
     }
     int64_t t = ev->event_time_ms;
-    if (f->events_applied && t < f->max_event_time_ms - rs->set.lateness_ms) {
+    /* Event times beyond +-2^62 ms (codec and daemon reject far earlier) cannot be applied
+     * without overflow in window and timer arithmetic: counted as late. */
+    if (t <= -(INT64_C(1) << 62) || t >= (INT64_C(1) << 62) ||
+        (f->events_applied && t < f->max_event_time_ms - rs->set.lateness_ms)) {
         eng->stats.late++;
         return VANE_ELATE;
     }

@@ -176,6 +176,13 @@ int vane_state_encode(const vane_state_t *cs, vane_buf_t *out)
     return VANE_OK;
 }
 
+/* Times are kept within +-2^62 ms so adding any duration the engine uses cannot overflow. */
+#define TIME_LIMIT (INT64_C(1) << 62)
+static bool time_ok(int64_t t)
+{
+    return t > -TIME_LIMIT && t < TIME_LIMIT;
+}
+
 static int copy_str(char *dst, size_t cap, const char *src)
 {
     size_t n = src ? strlen(src) : 0;
@@ -191,6 +198,8 @@ static int mix_in(vane_decay_t *d, const Vane__V1__Mix *m)
     if (!m)
         return VANE_OK;
     if (m->n_weights > VANE_CAT__COUNT)
+        return VANE_ERANGE;
+    if (!time_ok(m->updated_ms))
         return VANE_ERANGE;
     d->updated_ms = m->updated_ms;
     for (size_t c = 0; c < m->n_weights; c++) {
@@ -219,7 +228,7 @@ static int timer_in(vane_timer_t *t, const Vane__V1__Timer *m)
 {
     if (!m)
         return VANE_OK;
-    if (m->severity > 5 || m->due_ms < 0)
+    if (m->severity > 5 || m->due_ms < 0 || !time_ok(m->due_ms))
         return VANE_ERANGE;
     t->due_ms = m->due_ms;
     t->rule_ref = m->rule_ref;
@@ -233,6 +242,9 @@ static int decode_msg(vane_state_t *cs, const Vane__V1__CustomerState *m)
     int rc;
     if (m->version > VANE_STATE_VERSION)
         return VANE_EVERSION;
+    if (!time_ok(m->max_event_time_ms) || !time_ok(m->first_event_time_ms) ||
+        !time_ok(m->since_ms) || !time_ok(m->last_activity_ms) || !time_ok(m->gap_last_ms))
+        return VANE_ERANGE;
     if ((rc = copy_str(cs->customer_id, sizeof cs->customer_id, m->customer_id)))
         return rc;
     cs->last_partition = m->last_partition;
@@ -254,7 +266,7 @@ static int decode_msg(vane_state_t *cs, const Vane__V1__CustomerState *m)
         for (size_t j = 0; j < w->n_entries; j++) {
             const Vane__V1__WindowEntry *we = w->entries[j];
             if (f->win.n >= VANE_WINDOW_CAP || we->tag > UINT16_MAX || we->flags > 255 ||
-                we->category >= VANE_CAT__COUNT || we->amount_minor < 0)
+                !time_ok(we->time_ms) || we->category >= VANE_CAT__COUNT || we->amount_minor < 0)
                 return VANE_ERANGE;
             if (f->win.n && we->time_ms < f->win.e[f->win.n - 1].time_ms)
                 return VANE_ERANGE; /* the ring is kept sorted */
@@ -273,7 +285,8 @@ static int decode_msg(vane_state_t *cs, const Vane__V1__CustomerState *m)
 
     for (size_t i = 0; i < m->n_episodes; i++) {
         const Vane__V1__Episode *ep = m->episodes[i];
-        if (ep->kind >= VANE_EPISODE_KINDS || ep->severity > 5 || ep->seq > UINT16_MAX)
+        if (ep->kind >= VANE_EPISODE_KINDS || ep->severity > 5 || ep->seq > UINT16_MAX ||
+            !time_ok(ep->opened_ms) || !time_ok(ep->last_seen_ms) || !time_ok(ep->last_alert_ms))
             return VANE_ERANGE;
         vane_episode_t *e = &f->episodes[ep->kind];
         e->opened_ms = ep->opened_ms;

@@ -238,6 +238,10 @@ static void test_lateness(void **st)
     assert_int_equal(redeem(f, "r5", ENG_T0 + 3 * ENG_H, 100), 0);
     assert_int_equal(f->b.count, 1);
     assert_int_equal(f->b.alerts[0].n_event_ids, 4);
+    /* Absurd event times are never applied (no overflow in window/timer arithmetic). */
+    assert_int_equal(redeem(f, "r6", INT64_MAX, 100), VANE_ELATE);
+    assert_int_equal(redeem(f, "r7", INT64_MIN, 100), VANE_ELATE);
+    assert_int_equal(vane_engine_stats(f->eng)->late, 3);
 }
 
 static void test_set_rules(void **st)
