@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # vane quickstart: watch vane detect churn signals live in a synthetic bank event stream.
 #
-#   deploy/quickstart.sh [--duration S] [--rate EVENTS_PER_S] [--customers N] [--seed N]
+#   deploy/quickstart.sh [--duration S] [--customers N] [--seed N] [--rate EVENTS_PER_S]
 #
 # Installs what is missing (Debian 12, apt-get), builds vane (Release), then starts, all on
 # loopback and in a temporary directory: redis-server (free port, no persistence), the
 # embedded development broker (`vane broker`), the daemon (`vane run`), a live alert view
-# (`vane tail`) and the synthetic event stream (`vane gen`). After --duration seconds
-# (default 60) it prints a summary (events, alerts by kind, events/s) and stops everything
-# it started, also on Ctrl-C or failure. Non-interactive when stdout is not a terminal.
+# (`vane tail`) and the synthetic event stream (`vane gen`): a small bank of --customers
+# (default 200) with two weeks of normal history and then planted behaviours of every alert
+# kind, streamed at a rate that fits the whole story into --duration seconds (default 60;
+# --rate overrides). Then it prints a summary (events, alerts by kind, events/s) and stops
+# everything it started, also on Ctrl-C or failure. Non-interactive when stdout is not a
+# terminal.
 set -euo pipefail
 
 DURATION=60
-RATE=400
-CUSTOMERS=2000
+RATE=0
+CUSTOMERS=200
+HISTORY_DAYS=14
 SEED=$(date +%s)
 while (($#)); do
     case "$1" in
@@ -21,7 +25,7 @@ while (($#)); do
     --rate) RATE=$2; shift 2 ;;
     --customers) CUSTOMERS=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
-    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "quickstart: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -94,9 +98,16 @@ say "live alerts (vane tail):"
 "$VANE" tail --brokers "$brokers" --topic churn.alerts 2>"$work/tail.log" &
 pids+=($!)
 
+world=(--seed "$SEED" --customers "$CUSTOMERS" --history-days "$HISTORY_DAYS")
+if [[ "$RATE" -le 0 ]]; then
+    # Size the rate so the whole simulated story (history, then planted behaviours) fits.
+    total=$("$VANE" gen "${world[@]}" --out /dev/null 2>&1 | grep -o '[0-9]* events' | head -n 1 | cut -d' ' -f1)
+    budget=$((DURATION > 10 ? DURATION - 5 : DURATION))
+    RATE=$(((total + budget - 1) / budget))
+fi
 say "streaming synthetic events for ${DURATION}s at ${RATE}/s (${CUSTOMERS} customers, seed $SEED)"
-gen_args=(--brokers "$brokers" --topic bank.events --seed "$SEED" --customers "$CUSTOMERS"
-    --rate "$RATE" --events $((RATE * DURATION)) --truth "$work/truth.csv")
+gen_args=(--brokers "$brokers" --topic bank.events "${world[@]}" --rate "$RATE"
+    --events $((RATE * DURATION)) --truth "$work/truth.csv")
 ((tty)) && gen_args+=(--progress)
 start=$(date +%s.%N)
 "$VANE" gen "${gen_args[@]}" 2>"$work/gen.log" &
