@@ -132,7 +132,7 @@ typedef enum vane_config_type {
     VANE_CONF_LIST,     /* vane_config_strlist_t */
 } vane_config_type_t;
 
-#define VANE_CONFIG_F_RELOADABLE 0x1u /* takes effect on SIGHUP / POST /-/reload */
+#define VANE_CONFIG_F_RELOADABLE 0x1u /* re-read on SIGHUP / POST /-/reload (rule files) */
 #define VANE_CONFIG_F_SECRET     0x2u /* printed as "********" */
 
 typedef struct vane_config_opt {

@@ -289,8 +289,9 @@ int vane_config_write_markdown(FILE *out)
           "`oauthbearer.config`, `key.pem`, `ssl_key` or `credential` are printed as\n"
           "`********`. Prefer passing them through the environment (e.g. a Kubernetes Secret).\n"
           "\n"
-          "**Reloadable** options take effect on `SIGHUP` or `POST /-/reload` (which reload the\n"
-          "rules); all others need a restart.\n",
+          "**Reloadable.** `SIGHUP` and `POST /-/reload` re-read the rule files named by\n"
+          "`engine.rules` (marked Reloadable below). The configuration itself, including that\n"
+          "list, is read once at start: every other change needs a restart.\n",
           out);
     const char *group = NULL;
     size_t glen = 0;

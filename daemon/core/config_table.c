@@ -147,12 +147,12 @@ const vane_config_opt_t vane_config_opts[] = {
      "Scrapes never touch the loop; they see values at most this old."},
 
     /* ---- log ------------------------------------------------------------------------ */
-    {"log.level", VANE_CONF_ENUM, OFF(log.level), "info", 0, 0, log_levels, R, "log-level",
+    {"log.level", VANE_CONF_ENUM, OFF(log.level), "info", 0, 0, log_levels, 0, "log-level",
      "Lowest level logged: debug, info, warn, error or off."},
     {"log.format", VANE_CONF_ENUM, OFF(log.format), "auto", 0, 0, log_formats, 0, "log-format",
      "Log line format on stderr: text, json (one object per line), or auto (text on a "
      "terminal, JSON otherwise, e.g. under systemd or Kubernetes)."},
-    {"log.mask_customer_ids", VANE_CONF_BOOL, OFF(log.mask_customer_ids), "true", 0, 0, NULL, R,
+    {"log.mask_customer_ids", VANE_CONF_BOOL, OFF(log.mask_customer_ids), "true", 0, 0, NULL, 0,
      NULL,
      "Mask customer ids in logs (C1****01: first 2 and last 2 characters kept). Alerts on "
      "Kafka always carry the full id."},
