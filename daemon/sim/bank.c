@@ -125,11 +125,17 @@ typedef struct customer {
     uint16_t manager;              /* relationship manager number */
 } customer_t;
 
+/* The heap holds each customer's key beside its index, so sifting touches one array only. */
+typedef struct heap_entry {
+    int64_t key;  /* the customer's next event time (customer_t.key) */
+    uint32_t idx; /* customer index */
+} heap_entry_t;
+
 struct vane_bank {
     vane_bank_config_t cfg; /* copy */
     int64_t end_ms;         /* world end */
     customer_t *cust;       /* [cfg.customers], owned */
-    uint32_t *heap;         /* customer indices, min-heap on (key, index), owned */
+    heap_entry_t *heap;     /* min-heap on (key, index), owned */
     uint32_t heap_n;        /* entries in heap */
     step_t *steps;          /* planted scripts, owned */
     uint32_t steps_n;       /* */
@@ -241,31 +247,29 @@ static double decline_scale(const customer_t *c, int64_t t, double after)
  * Heap over customers
  * ---------------------------------------------------------------------------------------- */
 
-static bool heap_less(const vane_bank_t *bank, uint32_t a, uint32_t b)
+static inline bool heap_less(const heap_entry_t *a, const heap_entry_t *b)
 {
-    const customer_t *ca = &bank->cust[a];
-    const customer_t *cb = &bank->cust[b];
-    return ca->key < cb->key || (ca->key == cb->key && a < b);
+    return a->key < b->key || (a->key == b->key && a->idx < b->idx);
 }
 
 static void heap_down(vane_bank_t *bank, uint32_t i)
 {
-    uint32_t *h = bank->heap;
+    heap_entry_t *h = bank->heap;
+    uint32_t n = bank->heap_n;
+    heap_entry_t moving = h[i];
     for (;;) {
         uint32_t l = 2 * i + 1;
-        uint32_t r = l + 1;
-        uint32_t m = i;
-        if (l < bank->heap_n && heap_less(bank, h[l], h[m]))
-            m = l;
-        if (r < bank->heap_n && heap_less(bank, h[r], h[m]))
-            m = r;
-        if (m == i)
-            return;
-        uint32_t t = h[i];
+        if (l >= n)
+            break;
+        uint32_t m = l;
+        if (l + 1 < n && heap_less(&h[l + 1], &h[l]))
+            m = l + 1;
+        if (!heap_less(&h[m], &moving))
+            break;
         h[i] = h[m];
-        h[m] = t;
         i = m;
     }
+    h[i] = moving;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -551,7 +555,7 @@ vane_bank_t *vane_bank_new(const vane_bank_config_t *cfg, char *errbuf, size_t e
     free(kind);
 
     for (uint32_t i = 0; i < n; i++)
-        bank->heap[i] = i;
+        bank->heap[i] = (heap_entry_t){bank->cust[i].key, i};
     bank->heap_n = n;
     for (uint32_t i = n / 2; i-- > 0;)
         heap_down(bank, i);
@@ -574,14 +578,34 @@ void vane_bank_free(vane_bank_t *bank)
     free(bank);
 }
 
+/* Write "<prefix><v zero-padded to width digits>" at dst; returns the end (NUL written). */
+static char *put_num(char *dst, uint32_t v, int width)
+{
+    char tmp[12];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n < width)
+        tmp[n++] = '0';
+    while (n)
+        *dst++ = tmp[--n];
+    *dst = '\0';
+    return dst;
+}
+
 /* ------------------------------------------------------------------------------------------
  * Event production
  * ---------------------------------------------------------------------------------------- */
 
 static void set_product(vane_bank_t *bank, uint32_t i, int cat, int variant)
 {
-    snprintf(bank->product, sizeof bank->product, "%s-%03u", CAT_PREFIX[cat],
-             100u + (i * 7u + (unsigned)cat * 13u + (unsigned)variant) % 40u);
+    size_t n = strlen(CAT_PREFIX[cat]);
+    memcpy(bank->product, CAT_PREFIX[cat], n);
+    bank->product[n] = '-';
+    put_num(bank->product + n + 1, 100u + (i * 7u + (unsigned)cat * 13u + (unsigned)variant) % 40u,
+            3);
 }
 
 static void txn(vane_event_t *ev, vane_txn_kind_t kind, int cat, int64_t amount,
@@ -965,7 +989,7 @@ int vane_bank_next(vane_bank_t *bank, vane_event_t *ev)
 {
     if (bank->ended || bank->heap_n == 0)
         return VANE_ESTOPPED;
-    uint32_t i = bank->heap[0];
+    uint32_t i = bank->heap[0].idx;
     customer_t *c = &bank->cust[i];
     if (c->key == NEVER) {
         bank->ended = true;
@@ -977,14 +1001,20 @@ int vane_bank_next(vane_bank_t *bank, vane_event_t *ev)
         p++;
 
     memset(ev, 0, sizeof *ev);
-    snprintf(bank->cid, sizeof bank->cid, "C%07u", i + 1);
-    snprintf(bank->eid, sizeof bank->eid, "%s-%u", bank->cid, c->seq++);
+    /* "C0000042" and "C0000042-17" (snprintf costs more than the rest of the event). */
+    bank->cid[0] = 'C';
+    char *end = put_num(bank->cid + 1, i + 1, 7);
+    size_t clen = (size_t)(end - bank->cid);
+    memcpy(bank->eid, bank->cid, clen);
+    bank->eid[clen] = '-';
+    put_num(bank->eid + clen + 1, c->seq++, 1);
     ev->event_id = vane_str_c(bank->eid);
     ev->customer_id = vane_str_c(bank->cid);
     ev->event_time_ms = t;
     fire(bank, i, c, p, t, ev);
 
     update_key(c);
+    bank->heap[0].key = c->key;
     heap_down(bank, 0);
     return VANE_OK;
 }
