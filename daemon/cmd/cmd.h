@@ -33,6 +33,7 @@ VANE_CMD_DECLARE(gen);
 VANE_CMD_DECLARE(tail);
 VANE_CMD_DECLARE(replay);
 VANE_CMD_DECLARE(rules);
+VANE_CMD_DECLARE(import);
 VANE_CMD_DECLARE(state);
 
 #endif
