@@ -22,12 +22,6 @@ const vane_command_t vane_commands[] = {
      cmd_state_usage},
     {"import", cmd_import, "convert a real public dataset (berka, bpic2012) to vane events",
      cmd_import_usage},
-    {"broker", cmd_broker, "run a development Kafka broker (librdkafka mock; not for production)",
-     cmd_broker_usage},
-    {"gen", cmd_gen,
-     "generate seeded synthetic bank events (with planted behaviours) to Kafka/file",
-     cmd_gen_usage},
-    {"tail", cmd_tail, "follow the alert topic, one readable line per alert", cmd_tail_usage},
     {NULL, NULL, NULL, NULL},
 };
 
