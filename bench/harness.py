@@ -38,9 +38,9 @@ FULL = dict(reps=3, events=1500000, customers=1000000, partitions=64, pb_events=
 # even with vane; the variants (protobuf stream, 3 brokers, 2 instances, gen stream, fetch
 # stalls, memory) are marked "not run: full run only".
 QUICK = dict(reps=2, events=60000, customers=50000, partitions=16, pb_events=60000,
-             gen_events=30000, gen_customers=500, lat_rate=200, lat_seconds=4, lat_warmup=2,
-             engine_events=100000, decode_events=20000, redis_cmds=20000, soak_seconds=0,
-             startup_reps=1, quiet_max_wait=1, cache_customers=1000, zipf_s=1.1, variants=False)
+             gen_events=30000, gen_customers=500, lat_rate=200, lat_seconds=3, lat_warmup=1,
+             engine_events=30000, decode_events=20000, redis_cmds=20000, soak_seconds=0,
+             startup_reps=1, quiet_max_wait=0.5, cache_customers=1000, zipf_s=1.1, variants=False)
 FULL["variants"] = True
 
 NOISY_OTHER_CORES = 0.25  # CPU (in cores) used by other processes during a measurement
@@ -324,25 +324,29 @@ class Bench:
         text = out + err
         return rc == 0 and "usage" in text.lower() and "not built" not in text.lower()
 
-    def start_cluster(self, name, nbrokers, topics):
-        """A Kafka cluster: --brokers given (external) or `vane broker` or limit_mock."""
+    def start_cluster(self, name, nbrokers, partitions, extra_topics=()):
+        """A Kafka cluster with bank.events (partitions), churn.alerts (8), the DLQ and shadow
+        topics and extra_topics ("name:parts"): --brokers given (external), else `vane broker`,
+        else bench's own limit_mock (same librdkafka mock cluster)."""
         if self.args.brokers:
             self.cluster[name] = {"bootstrap": self.args.brokers, "proc": None, "kind": "external"}
             return self.cluster[name]
         bfile = os.path.join(self.tmp, "bootstrap-%s" % name)
-        targs = []
-        for t in topics:
-            targs += ["--topic", t]
         if self.vane_has("broker") and not self.args.mock:
-            cmd = [self.vane_bin, "broker", "--bootstrap-file", bfile,
-                   "--brokers", str(nbrokers)] + targs
+            cmd = [self.vane_bin, "broker", "--bootstrap-file", bfile, "--broker-count",
+                   str(nbrokers), "--events-partitions", str(partitions), "--alerts-partitions",
+                   "8", "--dlq-partitions", "1", "--topic", "churn.alerts.shadow:1"]
+            for t in extra_topics:
+                cmd += ["--topic", t]
             kind = "vane broker"
         else:
-            cmd = [self.lim("mock"), "--bootstrap-file", bfile,
-                   "--brokers-count", str(nbrokers)] + targs
+            cmd = [self.lim("mock"), "--bootstrap-file", bfile, "--brokers-count", str(nbrokers)]
+            for t in ["bank.events:%d" % partitions, "churn.alerts:8", "bank.events.dlq:1",
+                      "churn.alerts.shadow:1"] + list(extra_topics):
+                cmd += ["--topic", t]
             kind = "limit_mock"
         p = Proc("broker-%s" % name, cmd, self.logdir)
-        ok = wait_until(lambda: os.path.exists(bfile) and open(bfile).read().strip(), 20)
+        ok = wait_until(lambda: os.path.exists(bfile) and open(bfile).read().strip(), 30)
         if not ok:
             raise RuntimeError("%s did not start: %s" % (kind, p.log_tail()))
         self.cluster[name] = {"bootstrap": open(bfile).read().strip().splitlines()[0],
@@ -430,32 +434,20 @@ def msum(m, name):
 
 
 class Vane:
-    """One `vane run` instance with its own config file and metrics port."""
+    """One `vane run` instance: every setting on its command line (--KEY=VALUE flags), its own
+    metrics port; the command line is kept in the results."""
 
-    def __init__(self, b, name, bootstrap, group, extra=None, consumer_props=None):
+    def __init__(self, b, name, bootstrap, group, settings=None, consumer_props=None):
         self.port = free_port()
-        cfg = os.path.join(b.tmp, "vane-%s.yaml" % name)
-        lines = ["kafka:",
-                 "  brokers: \"%s\"" % bootstrap,
-                 "  group: \"%s\"" % group,
-                 "  auto_offset_reset: earliest"]
-        for k, v in (extra or {}).get("kafka", {}).items():
-            lines.append("  %s: %s" % (k, v))
-        if consumer_props:
-            lines.append("  consumer:")
-            for k, v in consumer_props.items():
-                lines.append("    \"%s\": \"%s\"" % (k, v))
-        lines += ["redis:", "  url: \"%s\"" % b.redis_url]
-        for k, v in (extra or {}).get("redis", {}).items():
-            lines.append("  %s: %s" % (k, v))
-        lines += ["http:", "  listen: \"127.0.0.1:%d\"" % self.port,
-                  "metrics:", "  render_interval: 50ms",
-                  "log:", "  level: info", "  format: json",
-                  "engine:", "  max_past: 3650d"]
-        with open(cfg, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.cfg = cfg
-        self.proc = Proc("vane-%s" % name, [b.vane_bin, "run", "--config", cfg], b.logdir)
+        opts = {"kafka.brokers": bootstrap, "kafka.group": group,
+                "kafka.auto_offset_reset": "earliest", "redis.url": b.redis_url,
+                "http.listen": "127.0.0.1:%d" % self.port, "metrics.render_interval": "50ms",
+                "log.format": "json", "engine.max_past": "3650d"}
+        opts.update(settings or {})
+        for k, v in (consumer_props or {}).items():
+            opts["kafka.consumer." + k] = v
+        self.cmd = [b.vane_bin, "run"] + ["--%s=%s" % (k, v) for k, v in opts.items()]
+        self.proc = Proc("vane-%s" % name, self.cmd, b.logdir)
         self.t_start = self.proc.t_start
 
     def metrics(self):
@@ -469,25 +461,29 @@ class Vane:
 # ------------------------------------------------------------------------------------------
 # Scenarios
 # ------------------------------------------------------------------------------------------
-EVENTS_CONSUMED = "vane_events_consumed_total"
-EVENTS_APPLIED = "vane_events_applied_total"
-
-
-def vane_progress(m):
-    consumed = msum(m, EVENTS_CONSUMED)
-    applied = msum(m, EVENTS_APPLIED) if any(k.startswith(EVENTS_APPLIED) for k in (m or {})) \
-        else msum(m, "vane_events_processed_total")
-    rejected = msum(m, "vane_events_rejected_total")
-    return consumed, applied + rejected
+def vane_summary(m):
+    """Progress figures from one /metrics scrape of one instance (empty when unreachable).
+    applied: vane_events_applied_total when the daemon exports it, else the count of the
+    engine's per-event histogram; finished: every consumed event applied and its state
+    written (no dirty state, zero lag on every partition it owns)."""
+    if not m:
+        return {"consumed": 0, "applied": 0, "rejected": 0, "lag": 0, "dirty": 0, "up": False}
+    applied = msum(m, "vane_events_applied_total") if any(
+        k.startswith("vane_events_applied_total") for k in m) else \
+        msum(m, "vane_engine_process_seconds_count")
+    return {"consumed": msum(m, "vane_events_consumed_total"), "applied": applied,
+            "rejected": msum(m, "vane_events_rejected_total"),
+            "lag": msum(m, "vane_consumer_lag"), "dirty": msum(m, "vane_dirty_states"),
+            "up": True}
 
 
 def run_vane_throughput(b, cname, n_expected, label, instances=1, consumer_props=None,
-                        extra=None, timeout=600):
+                        settings=None, timeout=600):
     """Start instance(s) of vane on cluster cname, fresh group; time first event -> last
     applied from its metrics (polled every 50 ms). Returns figures or raises."""
     group = "vane-%s-%d" % (label, int(time.time() * 1000) % 10**8)
     cl = b.cluster[cname]
-    vs = [Vane(b, "%s-%d" % (label, i), cl["bootstrap"], group, extra=extra,
+    vs = [Vane(b, "%s-%d" % (label, i), cl["bootstrap"], group, settings=settings,
                consumer_props=consumer_props) for i in range(instances)]
     try:
         for v in vs:
@@ -496,41 +492,40 @@ def run_vane_throughput(b, cname, n_expected, label, instances=1, consumer_props
         t_first = None
         t_done = None
         series = []
-        samples = []
         t0 = time.monotonic()
         last_change = t0
         last_total = -1
         while time.monotonic() - t0 < timeout:
-            ms = [v.metrics() for v in vs]
+            sums = [vane_summary(v.metrics()) for v in vs]
             now = time.monotonic()
-            consumed = sum(vane_progress(m)[0] for m in ms)
-            done = sum(vane_progress(m)[1] for m in ms)
+            consumed = sum(x["consumed"] for x in sums)
+            done = sum(x["applied"] + x["rejected"] for x in sums) or consumed
             if consumed > 0 and t_first is None:
                 t_first = now
             if t_first is not None:
                 series.append([round((now - t_first) * 1000), done])
-            samples.append({"t": round(now - t0, 3),
-                            "rss_kb": [v.proc.rss_kb() for v in vs]})
-            if done >= n_expected:
+            if consumed >= n_expected and all(x["up"] and x["lag"] == 0 and x["dirty"] == 0
+                                              for x in sums):
                 t_done = now
                 break
-            if done != last_total:
-                last_total = done
+            if (consumed, done) != last_total:
+                last_total = (consumed, done)
                 last_change = now
             if not all(v.proc.alive() for v in vs):
                 raise RuntimeError("vane exited: " + vs[0].proc.log_tail(8))
             if t_first and now - last_change > 20:
-                raise RuntimeError("vane stalled at %d of %d events" % (done, n_expected))
+                raise RuntimeError("vane stalled at %s of %d events (lag %s, dirty %s)" % (
+                    last_total, n_expected, [x["lag"] for x in sums], [x["dirty"] for x in sums]))
             time.sleep(0.05)
         if t_done is None:
-            raise RuntimeError("timeout: %d of %d events" % (last_total, n_expected))
+            raise RuntimeError("timeout: %s of %d events" % (last_total, n_expected))
         cpu = sum((v.proc.cpu_s() or 0) for v in vs)
         final = [v.metrics() for v in vs]
         secs = max(t_done - t_first, 1e-6)
         first_ms = (t_first - min(v.t_start for v in vs)) * 1000
         return {"events": n_expected, "seconds": secs, "rate": n_expected / secs,
                 "cpu_s": cpu, "cpu_ns_per_event": cpu * 1e9 / n_expected,
-                "first_event_ms": first_ms, "series": series,
+                "first_event_ms": first_ms, "series": series, "cmd": vs[0].cmd,
                 "rss_kb": [v.proc.rss_kb() for v in vs], "metrics": final,
                 "_child_cpu_s": cpu}
     finally:
@@ -572,8 +567,7 @@ def sc_throughput(b, par, vane_ok):
     out = {}
     reps = par["reps"]
     # Dataset 1: JSON, uniform over customers, one broker.
-    b.start_cluster("one", 1, ["bank.events:%d" % par["partitions"], "churn.alerts:8",
-                               "bank.events.dlq:1", "churn.alerts.shadow:1"])
+    b.start_cluster("one", 1, par["partitions"])
     load_dataset(b, "one", "json_uniform", par["events"], par["customers"])
     rows = []
     for r in range(reps):
@@ -622,7 +616,7 @@ def sc_throughput(b, par, vane_ok):
                     "vane big queue #%d" % (r + 1),
                     lambda: run_vane_throughput(
                         b, "one", par["events"], "bigq%d" % r,
-                        extra={"kafka": {"queued_max_messages_kbytes": kb}},
+                        settings={"kafka.queued_max_messages_kbytes": kb},
                         consumer_props={"queued.min.messages": msgs}))
                 rep["ratio"] = rep["defaults"]["rate"] / rep["big_queue"]["rate"]
             except (RuntimeError, subprocess.TimeoutExpired) as e:
@@ -635,8 +629,7 @@ def sc_throughput(b, par, vane_ok):
 
     # Protobuf: the same stream as protobuf, on a fresh cluster (the mock keeps everything).
     b.stop_cluster("one")
-    b.start_cluster("pb", 1, ["bank.events:%d" % par["partitions"], "churn.alerts:8",
-                              "bank.events.dlq:1", "churn.alerts.shadow:1"])
+    b.start_cluster("pb", 1, par["partitions"])
     load_dataset(b, "pb", "pb_uniform", par["pb_events"], par["customers"], fmt="protobuf")
     rows = []
     for r in range(reps):
@@ -659,8 +652,7 @@ def sc_throughput(b, par, vane_ok):
     b.stop_cluster("pb")
 
     # 3 brokers, and 2 instances in one group (JSON uniform).
-    b.start_cluster("three", 3, ["bank.events:%d" % par["partitions"], "churn.alerts:8",
-                                 "bank.events.dlq:1", "churn.alerts.shadow:1"])
+    b.start_cluster("three", 3, par["partitions"])
     load_dataset(b, "three", "json_3brokers", par["events"], par["customers"])
     rows = []
     for r in range(reps):
@@ -695,8 +687,7 @@ def sc_throughput(b, par, vane_ok):
 def sc_gen_stream(b, par, vane_ok):
     if not b.vane_has("gen"):
         return not_run("`vane gen` is not built in this tree")
-    b.start_cluster("gen", 1, ["bank.events:%d" % par["partitions"], "churn.alerts:8",
-                               "bank.events.dlq:1", "churn.alerts.shadow:1"])
+    b.start_cluster("gen", 1, par["partitions"])
     try:
         cl = b.cluster["gen"]
         rc, out, err, wall = run_cmd([b.vane_bin, "gen", "--brokers", cl["bootstrap"],
@@ -741,14 +732,22 @@ def sc_engine(b, par):
             rep["floor"] = b.measure("state floor %s #%d" % (name, r + 1), lambda: b.limit(
                 "state", ["--count", str(par["engine_events"]), "--customers", str(customers),
                           "--zipf", str(zipf), "--seed", "7"]))
-            if have_replay:
+            try:
+                rep["vane"] = b.measure("vane engine %s #%d" % (name, r + 1), lambda: b.limit(
+                    "engine", ["--file", path, "--customers", str(customers)], timeout=900))
+                if rep["vane"].get("not_run"):
+                    out["vane_status"] = "not run: " + rep.pop("vane")["not_run"]
+                elif rep["vane"].get("ns_per_event"):
+                    rep["ratio"] = rep["vane"]["ns_per_event"] / rep["floor"]["ns_per_event"]
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                rep["vane_error"] = str(e)
+            if have_replay and r == 0:
+                # For reference: the whole `vane replay` command (reading + decoding too).
                 try:
-                    rep["vane"] = b.measure("vane replay %s #%d" % (name, r + 1),
-                                            lambda: replay_once(b, path))
-                    if rep["vane"].get("ns_per_event"):
-                        rep["ratio"] = rep["vane"]["ns_per_event"] / rep["floor"]["ns_per_event"]
+                    rep["replay_cli"] = replay_once(b, path)
+                    rep["replay_cli"].pop("_child_cpu_s", None)
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
-                    rep["vane_error"] = str(e)
+                    rep["replay_cli_error"] = str(e)
             rows.append(rep)
         out["cases"][name] = {"reps": rows, "customers": customers, "zipf": zipf,
                               "events": par["engine_events"]}
@@ -756,8 +755,6 @@ def sc_engine(b, par):
             os.unlink(path)
         except OSError:
             pass
-    if not have_replay:
-        out["vane_status"] = "not run: `vane replay` is not built in this tree"
     return out
 
 
@@ -803,11 +800,10 @@ def sc_decode(b, par):
 def sc_latency(b, par, vane_ok, max_rate=None):
     """Scenario 6: event -> alert latency, vane vs the relay, at 200/s and at 50% of max."""
     out = {"status": "ok", "fetch_wait_max_ms": 10, "linger_ms": 5, "loads": {}}
-    b.start_cluster("lat", 1, ["bank.events:%d" % par["partitions"], "churn.alerts:8",
-                               "relay.out:8", "bank.events.dlq:1", "churn.alerts.shadow:1"])
+    b.start_cluster("lat", 1, par["partitions"], ["relay.out:8"])
     try:
         loads = [("200/s", par["lat_rate"])]
-        if max_rate:
+        if max_rate and par["variants"]:
             loads.append(("50% of max", max(par["lat_rate"], int(max_rate * 0.5))))
         for lname, rate in loads:
             rows = []
@@ -826,7 +822,9 @@ def sc_latency(b, par, vane_ok, max_rate=None):
                         rep["vane_error"] = str(e)
                 rows.append(rep)
             out["loads"][lname] = {"rate": rate, "reps": rows}
-        if not max_rate:
+        if not par["variants"]:
+            out["loads"]["50% of max"] = not_run("full run only (--quick)")
+        elif not max_rate:
             out["loads"]["50% of max"] = not_run("needs vane's max rate from scenario 1")
     finally:
         b.stop_cluster("lat")
@@ -866,12 +864,14 @@ def latency_relay(b, rate, tag):
 def latency_vane(b, rate, tag):
     cl = b.cluster["lat"]
     v = Vane(b, "lat-" + tag, cl["bootstrap"], "vane-" + tag,
-             extra={"kafka": {"auto_offset_reset": "latest"}})
+             settings={"kafka.auto_offset_reset": "latest"})
     try:
         if not v.wait_up(30):
             raise RuntimeError("vane run did not come up: " + v.proc.log_tail(8))
-        # Assigned and fetching: wait until the group has settled (metrics say so, or 5 s).
-        time.sleep(5 if not b.args.quick else 4)
+        # Assigned and fetching: vane_ready is 1 once it owns partitions and Redis is up.
+        if not wait_until(lambda: msum(v.metrics(), "vane_ready") >= 1, 30, step=0.1):
+            raise RuntimeError("vane never became ready: " + v.proc.log_tail(8))
+        time.sleep(1)  # let the first fetches of every partition settle
         j = probe(b, "churn.alerts", rate, tag)
         j["vane_cpu_s"] = v.proc.cpu_s() or 0.0
         j["_child_cpu_s"] += j["vane_cpu_s"]
@@ -955,10 +955,10 @@ def main():
         max_rate = sorted(rates)[len(rates) // 2]
     if want("latency"):
         guard("latency", lambda: sc_latency(b, par, vane_ok, max_rate))
-    if want("redis"):
-        guard("redis", lambda: sc_redis(b, par, state_size_guess(b)))
     if want("memory"):
         guard("memory", lambda: sc_memory(b, par, vane_ok))
+    if want("redis"):
+        guard("redis", lambda: sc_redis(b, par, state_size_guess(b)))
     b.res["total_s"] = round(time.monotonic() - t_begin, 1)
     b.res["vane_problem"] = b.vane_problem
     save(b)
@@ -969,59 +969,189 @@ def main():
 
 
 def state_size_guess(b):
-    """Bytes of one persisted state: from vane's keys in Redis when there are any, else 256."""
+    """Bytes of one persisted state: vane's median in Redis when known, else 256."""
+    mem = b.res["scenarios"].get("memory") or {}
+    return mem.get("state_bytes_median") or 256
+
+
+READ_CMDS = {"get", "mget", "getex", "hget", "hgetall", "hmget", "zrange", "zrangebyscore",
+             "zscore", "exists", "ttl", "pttl", "strlen", "type", "scan", "lrange"}
+IGNORE_CMDS = {"ping", "info", "auth", "select", "client", "hello", "command", "config", "dbsize",
+               "memory", "flushall", "flushdb", "debug", "slowlog", "latency"}
+
+
+def redis_cmdstats(b):
+    out = {}
+    for k, v in b.redis_info("commandstats").items():
+        mm = re.search(r"calls=(\d+)", v)
+        if k.startswith("cmdstat_") and mm:
+            out[k[len("cmdstat_"):]] = int(mm.group(1))
+    return out
+
+
+def split_cmds(st):
+    reads = sum(v for k, v in st.items() if k in READ_CMDS)
+    writes = sum(v for k, v in st.items() if k not in READ_CMDS and k not in IGNORE_CMDS)
+    return reads, writes
+
+
+def stopped_line(proc):
+    """Counters from vane's final log line ("stopped: consumed=... states_written=N")."""
+    out = {}
+    try:
+        with open(proc.log_path, errors="replace") as f:
+            for line in f:
+                if "stopped:" in line:
+                    out = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+    except OSError:
+        pass
+    return out
+
+
+def wait_caught_up(v, n, timeout=900):
+    """Until vane consumed >= n with no lag and no dirty state; returns the last summary."""
+    t0 = time.monotonic()
+    last = None
+    while time.monotonic() - t0 < timeout:
+        x = vane_summary(v.metrics())
+        if x["consumed"] >= n and x["up"] and x["lag"] == 0 and x["dirty"] == 0:
+            return x
+        if not v.proc.alive():
+            raise RuntimeError("vane exited: " + v.proc.log_tail(8))
+        last = x
+        time.sleep(0.1)
+    raise RuntimeError("vane did not catch up with %d events: %s" % (n, last))
+
+
+def state_sizes(b, limit=2000):
+    keys = [k for k in b.rcli("--scan", "--pattern", "vane:cs:*").split()][:limit]
+    if not keys:
+        keys = [k for k in b.rcli("--scan", "--pattern", "vane:*").split()][:limit]
+    if not keys:
+        return []
+    p = subprocess.run(b.redis_cli, input="\n".join("STRLEN %s" % k for k in keys).encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=120)
     sizes = []
-    keys = b.rcli("--scan", "--pattern", "vane:*", "--count", "1000").split()[:200]
-    for k in keys:
+    for line in p.stdout.decode().split():
         try:
-            sizes.append(int(b.rcli("STRLEN", k).strip() or 0))
+            sizes.append(int(line.replace("(integer)", "").strip()))
         except ValueError:
             pass
-    sizes = [s for s in sizes if s > 0]
-    return sorted(sizes)[len(sizes) // 2] if sizes else 256
+    return sorted(x for x in sizes if x > 0)
 
 
 def sc_memory(b, par, vane_ok):
-    """Scenario 8: RSS per cached customer, persisted bytes per customer, soak (full run)."""
+    """Scenarios 7 (vane's side) and 8: one vane instance over N events on 1 M customers
+    (phase A), then N/7.5 more events on the same customers (phase B: warm cache), then, in the
+    full run, a 10-minute soak at a steady rate on already-cached customers."""
     if not vane_ok:
         return not_run(b.vane_problem)
-    if not par["variants"]:
-        return not_run("full run only (--quick)")
-    out = {"status": "ok"}
-    b.start_cluster("mem", 1, ["bank.events:%d" % par["partitions"], "churn.alerts:8",
-                               "bank.events.dlq:1", "churn.alerts.shadow:1"])
+    na = par["events"] if par["variants"] else 20000
+    nb = max(5000, na // 7)
+    customers = par["customers"] if par["variants"] else 10000
+    out = {"status": "ok", "events_a": na, "events_b": nb, "customers": customers}
+    b.start_cluster("mem", 1, par["partitions"])
+    v = None
     try:
-        load_dataset(b, "mem", "json_mem", par["events"], par["customers"])
+        cl = b.cluster["mem"]
+        base = int(time.time() * 1000) - 7200000 - (na + nb + 20000) * 1000
+        j = b.limit("load", ["--brokers", cl["bootstrap"], "--count", str(na), "--customers",
+                             str(customers), "--seed", "21", "--base-ms", str(base)], timeout=900)
+        out["load_a"] = {k: j[k] for k in ("produced", "avg_bytes", "rate")}
         b.rcli("FLUSHALL")
-        r = run_vane_throughput(b, "mem", par["events"], "mem",
-                                extra={"redis": {"cache_max_customers": par["customers"] * 2}})
-        r.pop("_child_cpu_s", None)
-        dbsize = int((b.rcli("DBSIZE").strip() or "0"))
-        mem = b.redis_info("memory")
-        sizes = []
-        keys = b.rcli("--scan", "--pattern", "vane:*", "--count", "1000").split()[:2000]
-        for k in keys:
-            try:
-                sizes.append(int(b.rcli("STRLEN", k).strip() or 0))
-            except ValueError:
-                pass
-        sizes.sort()
-        seen = r["metrics"][0] and msum(r["metrics"][0], "vane_cache_customers")
-        out.update({"vane": r, "redis_keys": dbsize,
-                    "redis_used_memory": int(mem.get("used_memory", 0) or 0),
+        b.rcli("CONFIG", "RESETSTAT")
+        v = Vane(b, "mem", cl["bootstrap"], "vane-mem-%d" % int(time.time()),
+                 settings={"redis.cache_max_customers": customers * 2})
+        if not v.wait_up(30):
+            raise RuntimeError("vane run did not come up: " + v.proc.log_tail(8))
+        rss0 = v.proc.rss_kb()
+        x = wait_caught_up(v, na)
+        m_a = v.metrics()
+        rss_a = v.proc.rss_kb()
+        st_a = redis_cmdstats(b)
+        cached = msum(m_a, "vane_cache_misses_total") - msum(m_a, "vane_cache_evictions_total")
+        sizes = state_sizes(b)
+        out.update({"rss_kb_start": rss0, "rss_kb": rss_a, "cached_customers": cached,
+                    "redis_keys": int((b.rcli("DBSIZE").strip() or "0")),
+                    "redis_used_memory": int(b.redis_info("memory").get("used_memory", 0) or 0),
                     "state_bytes_median": sizes[len(sizes) // 2] if sizes else None,
                     "state_bytes_p99": sizes[int(len(sizes) * 0.99)] if sizes else None,
-                    "cached_customers": seen,
-                    "rss_kb": r["rss_kb"][0]})
-        if seen:
-            out["rss_bytes_per_cached_customer"] = r["rss_kb"][0] * 1024 / seen
+                    "state_bytes_sampled": len(sizes), "phase_a": x})
+        if cached and rss_a and rss0:
+            out["rss_bytes_per_cached_customer"] = (rss_a - rss0) * 1024 / cached
+        reads_a, writes_a = split_cmds(st_a)
+        out["phase_a_commandstats"] = st_a
+        flushes = msum(m_a, "vane_redis_flush_seconds_count")
+        out["flushes_a"] = flushes
+        # vane writes a dirtied customer's state with one SET per flush, so phase A's SETs are
+        # the (customer, flush) pairs; every other write command is overhead on top of them.
+        if st_a.get("set"):
+            out["writes_per_state_written"] = writes_a / st_a["set"]
+        # Write commands per flush: each flush is one pipelined write-back of the dirty states.
+        out["commands_per_roundtrip"] = writes_a / flushes if flushes else None
+        # Warm W customers (each one event, in turn), then phase B: events on those W only, so
+        # every state is cached and reads should vanish.
+        w = min(20000, customers)
+        b.limit("load", ["--brokers", cl["bootstrap"], "--count", str(w), "--customers", str(w),
+                         "--sequential", "--seed", "22", "--base-ms", str(base + na * 1000)],
+                timeout=900)
+        wait_caught_up(v, na + w)
+        b.rcli("CONFIG", "RESETSTAT")
+        b.limit("load", ["--brokers", cl["bootstrap"], "--count", str(nb), "--customers", str(w),
+                         "--seed", "23", "--base-ms", str(base + (na + w) * 1000)], timeout=900)
+        wait_caught_up(v, na + w + nb)
+        m_b = v.metrics()
+        st_b = redis_cmdstats(b)
+        reads_b, writes_b = split_cmds(st_b)
+        out["phase_b"] = {"commandstats": st_b, "reads": reads_b, "writes": writes_b,
+                          "warm_customers": w, "reads_per_event": reads_b / nb}
+        out["writes"] = writes_a + writes_b
+        out["final_metrics"] = m_b
+        done = na + w + nb
+        # Soak (full run): steady rate on cached customers, RSS sampled every 5 s.
+        if par["soak_seconds"]:
+            out["soak"] = soak(b, v, cl, par, base + done * 1000, done)
+        else:
+            out["soak"] = not_run("full run only (--quick)")
     finally:
+        if v:
+            v.proc.stop(timeout=30)
+            st = stopped_line(v.proc)
+            out["stopped"] = st
+
         b.stop_cluster("mem")
-    if par["soak_seconds"]:
-        out["soak"] = not_run("soak not implemented yet")
-    else:
-        out["soak"] = not_run("full run only")
     return out
+
+
+def soak(b, v, cl, par, base, already):
+    rate = 2000
+    secs = par["soak_seconds"]
+    n = rate * secs
+    p = Proc("soak-load", [b.lim("load"), "--brokers", cl["bootstrap"], "--count", str(n),
+                           "--customers", "20000", "--seed", "23", "--rate", str(rate),
+                           "--base-ms", str(base)], b.logdir)
+    samples = []
+    t0 = time.monotonic()
+    try:
+        while p.alive() and time.monotonic() - t0 < secs + 120:
+            samples.append([round(time.monotonic() - t0, 1), v.proc.rss_kb()])
+            time.sleep(5)
+        x = wait_caught_up(v, already + n, timeout=120)
+    finally:
+        p.stop()
+    pts = [(t, r) for t, r in samples if r and t >= secs * 0.2]
+    slope = None
+    if len(pts) >= 3:
+        mt = sum(t for t, _ in pts) / len(pts)
+        mr = sum(r for _, r in pts) / len(pts)
+        den = sum((t - mt) ** 2 for t, _ in pts)
+        slope = sum((t - mt) * (r - mr) for t, r in pts) / den * 60 if den else None
+    first = pts[0][1] if pts else None
+    last = pts[-1][1] if pts else None
+    return {"status": "ok", "rate": rate, "seconds": secs, "samples": samples,
+            "rss_kb_first": first, "rss_kb_last": last, "slope_kb_per_min": slope,
+            "growth_pct": (last - first) * 100.0 / first if first and last else None,
+            "final": x}
 
 
 def save(b):

@@ -63,7 +63,7 @@ else
         build_type="$build_type+ASan"
     fi
 fi
-for l in calib consume load mock relay lat state redis decode; do
+for l in calib consume load mock relay lat state redis decode engine; do
     [[ -x "$build_dir/bench/limit_$l" ]] || { echo "bench/run.sh: $build_dir/bench/limit_$l is missing" >&2; exit 1; }
 done
 

@@ -162,6 +162,7 @@ typedef struct bench_gen {
     uint64_t customers;
     bench_zipf_t zipf;
     bool use_zipf;
+    bool sequential; /* customers in turn (seq % customers) instead of drawn at random */
     uint64_t seq;
     int64_t base_ms;
     int64_t step_ms;
@@ -215,6 +216,8 @@ static inline void bench_gen_init(bench_gen_t *g, uint64_t seed, uint64_t custom
 
 static inline uint64_t bench_gen_customer(bench_gen_t *g)
 {
+    if (g->sequential)
+        return g->seq % g->customers;
     if (g->use_zipf)
         return bench_zipf_draw(&g->zipf, &g->rng);
     return bench_rand(&g->rng) % g->customers;
