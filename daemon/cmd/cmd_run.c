@@ -95,6 +95,7 @@ int cmd_run(int argc, char **argv)
         .fetch_wait_max_ms = (int)cfg.kafka.fetch_wait_max_ms,
         .queued_max_messages_kbytes = (int)cfg.kafka.queued_max_messages_kbytes,
         .max_message_bytes = (int)cfg.kafka.max_message_bytes,
+        .session_timeout_ms = (int)cfg.kafka.session_timeout_ms,
         .props = cons,
         .nprops = ncons,
     };
@@ -116,6 +117,7 @@ int cmd_run(int argc, char **argv)
         .prefix = cfg.redis.key_prefix,
         .reconnect_max_ms = (int)cfg.redis.reconnect_max_ms,
         .command_timeout_ms = 5000,
+        .connect_timeout_ms = (int)cfg.redis.connect_timeout_ms,
     };
     o.input_format = cfg.kafka.input_format == VANE_CONFIG_FORMAT_JSON       ? VANE_FORMAT_JSON
                      : cfg.kafka.input_format == VANE_CONFIG_FORMAT_PROTOBUF ? VANE_FORMAT_PROTOBUF

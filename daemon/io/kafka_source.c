@@ -251,6 +251,16 @@ vane_kafka_source_t *vane_kafka_source_new(uv_loop_t *loop, const vane_kafka_sou
         if (set_conf(conf, "fetch.message.max.bytes", num, errbuf, errlen))
             goto err;
     }
+    if (opts->session_timeout_ms > 0) {
+        snprintf(num, sizeof num, "%d", opts->session_timeout_ms);
+        if (set_conf(conf, "session.timeout.ms", num, errbuf, errlen))
+            goto err;
+        int hb = opts->session_timeout_ms / 3;
+        snprintf(num, sizeof num, "%d", hb < 3000 ? hb : 3000);
+        if (set_conf(conf, "heartbeat.interval.ms", num, errbuf, errlen))
+            goto err;
+    }
+    /* Pass-through properties last: an explicit librdkafka setting wins. */
     for (size_t i = 0; i < opts->nprops; i++) {
         if (set_conf(conf, opts->props[i].key, opts->props[i].value, errbuf, errlen))
             goto err;

@@ -44,6 +44,7 @@ typedef struct vane_kafka_source_opts {
     int queued_max_messages_kbytes;
     int queued_min_messages;
     int max_message_bytes;
+    int session_timeout_ms; /* group session timeout; heartbeats at a third of it */
     const vane_kv_t *props; /* extra librdkafka properties (common + consumer), may be NULL */
     size_t nprops;
 } vane_kafka_source_opts_t;

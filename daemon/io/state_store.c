@@ -46,6 +46,9 @@ struct vane_state_store {
     uv_loop_t *loop;
     redisAsyncContext *ac; /* current connection; NULL when none */
     bool up;               /* connected, authenticated, answered PING */
+    bool connected;        /* the current context finished connecting */
+    uint64_t connect_started_ns;
+    int connect_timeout_ms;
     bool closing;
     int backoff_ms;
     int reconnect_max_ms;
@@ -77,8 +80,16 @@ struct vane_state_store {
 static void adapter_poll_cb(uv_poll_t *h, int status, int events)
 {
     adapter_t *a = h->data;
-    if (status < 0 || !a->ac)
+    if (!a->ac)
         return;
+    if (status < 0) {
+        /* libuv stopped the handle on POLLERR (a refused connect, a reset connection): let
+         * hiredis see the socket error, so its connect or disconnect callback runs now instead
+         * of the failure going unnoticed until the watchdog. */
+        a->events = 0;
+        redisAsyncHandleRead(a->ac);
+        return;
+    }
     if (events & UV_READABLE)
         redisAsyncHandleRead(a->ac);
     if (a->ac && (events & UV_WRITABLE)) {
@@ -311,6 +322,7 @@ static int issue_internal(vane_state_store_t *st, int argc, const char **argv, c
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     vane_state_store_t *st = ac->data;
+    st->connected = status == REDIS_OK;
     if (status != REDIS_OK) {
         VANE_LOG(VANE_LOG_WARN, "redis", "connect failed: %s; retrying in %d ms", ac->errstr,
                  st->backoff_ms);
@@ -374,6 +386,8 @@ static void do_connect(vane_state_store_t *st)
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     st->ac = ac;
+    st->connected = false;
+    st->connect_started_ns = uv_hrtime();
 }
 
 static void reconnect_cb(uv_timer_t *t)
@@ -398,6 +412,18 @@ static void schedule_reconnect(vane_state_store_t *st)
 static void watchdog_cb(uv_timer_t *t)
 {
     vane_state_store_t *st = t->data;
+    if (st->ac && !st->connected &&
+        (uv_hrtime() - st->connect_started_ns) / 1000000u > (uint64_t)st->connect_timeout_ms) {
+        /* A connect to a frozen host can hang: give up on it and retry. hiredis calls no
+         * disconnect callback for a context that never connected, so reschedule here. */
+        VANE_LOG(VANE_LOG_WARN, "redis", "connect timed out after %d ms; retrying",
+                 st->connect_timeout_ms);
+        redisAsyncContext *ac = st->ac;
+        st->ac = NULL;
+        redisAsyncFree(ac);
+        schedule_reconnect(st);
+        return;
+    }
     if (!st->ac || !st->fifo_head)
         return;
     uint64_t age_ms = (uv_hrtime() - st->fifo_head->sent_ns) / 1000000u;
@@ -467,6 +493,7 @@ vane_state_store_t *vane_state_store_new(uv_loop_t *loop, const vane_state_store
     st->backoff_ms = 100;
     st->reconnect_max_ms = opts->reconnect_max_ms > 100 ? opts->reconnect_max_ms : 5000;
     st->command_timeout_ms = opts->command_timeout_ms > 0 ? opts->command_timeout_ms : 5000;
+    st->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 2000;
     snprintf(st->prefix, sizeof st->prefix, "%s",
              opts->prefix && *opts->prefix ? opts->prefix : "vane");
     if (parse_url(st, opts->url, errbuf, errlen) != VANE_OK) {
