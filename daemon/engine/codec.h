@@ -8,6 +8,10 @@
  *
  * Format choice (CONTRACT.md): the Kafka header content-type when present, else the
  * configured default, else JSON when the first non-blank byte is '{', else protobuf.
+ * Recognised content types (parameters such as "; charset=utf-8" ignored, case-insensitive):
+ * application/json, text/json, any "+json" suffix; application/x-protobuf,
+ * application/protobuf, application/x-protobuffer, application/vnd.google.protobuf, any
+ * "+proto" suffix. Any other content type falls through to the configured default.
  *
  * Encoders append to a caller-owned vane_buf_t (reused across calls, so no steady-state
  * allocation). Pure code: no I/O, no clock.
@@ -28,7 +32,7 @@
  *     comments, trailing commas, NaN, single quotes); at most 64 levels of nesting; strings
  *     must be UTF-8 and \u escapes must pair surrogates. Enums are names, case-insensitive
  *     ("mobile"), or their protobuf number; "UNSPECIFIED" is not a name. 64-bit integers are
- *     numbers or decimal strings ("5000000"); a number may use a fraction or exponent only when
+ *     numbers or decimal strings ("5000000": optional '-', digits only); a number may use a fraction or exponent only when
  *     its value is a whole number (1.5e3 is 1500, 1.5 is rejected), and anything outside int64
  *     is rejected, never rounded. null is the same as an absent field. A key given twice, or
  *     two payloads, is rejected (unlike protobuf, where the last payload wins).
@@ -37,7 +41,9 @@
  *     8 x max_bytes + 64 KiB of decode memory (e.g. thousands of repeated sub-messages) is
  *     rejected as too_large rather than allocating more.
  * Memory per decoder: about 11 x max_bytes for JSON (tokens + unescape scratch) plus
- * 8 x max_bytes + 64 KiB for the protobuf arena, all allocated by vane_decoder_new.
+ * 8 x max_bytes + 64 KiB for the protobuf arena, all allocated by vane_decoder_new (large
+ * blocks are mapped lazily, so only what messages actually use becomes resident).
+ * A decoder is single-threaded state: use one per thread.
  */
 #ifndef VANE_CODEC_H
 #define VANE_CODEC_H
