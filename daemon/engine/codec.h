@@ -32,10 +32,11 @@
  *     comments, trailing commas, NaN, single quotes); at most 64 levels of nesting; strings
  *     must be UTF-8 and \u escapes must pair surrogates. Enums are names, case-insensitive
  *     ("mobile"), or their protobuf number; "UNSPECIFIED" is not a name. 64-bit integers are
- *     numbers or decimal strings ("5000000": optional '-', digits only); a number may use a fraction or exponent only when
- *     its value is a whole number (1.5e3 is 1500, 1.5 is rejected), and anything outside int64
- *     is rejected, never rounded. null is the same as an absent field. A key given twice, or
- *     two payloads, is rejected (unlike protobuf, where the last payload wins).
+ *     numbers or decimal strings ("5000000": optional '-', digits only); a number may use a
+ *     fraction or exponent only when its value is a whole number (1.5e3 is 1500, 1.5 is
+ *     rejected), and anything outside int64 is rejected, never rounded. null is the same as
+ *     an absent field. A key given twice, or two payloads, is rejected (unlike protobuf,
+ *     where the last payload wins).
  *   - Protobuf: unknown enum numbers are unknown_enum; the proto3 rule applies for repeated
  *     scalar fields and oneofs (the last one wins). A crafted message that needs more than
  *     8 x max_bytes + 64 KiB of decode memory (e.g. thousands of repeated sub-messages) is
