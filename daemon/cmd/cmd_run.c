@@ -72,6 +72,7 @@ int cmd_run(int argc, char **argv)
     }
     vane_log_setup((vane_log_level_t)cfg.log.level, (vane_log_format_t)cfg.log.format,
                    (int)cfg.log.suppress_ms);
+    vane_log_set_mask_ids(cfg.log.mask_customer_ids);
 
     size_t ncons = 0, nprod = 0;
     vane_kv_t *cons = collect_props(&cfg.kafka.common, &cfg.kafka.consumer, &ncons);

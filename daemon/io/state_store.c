@@ -642,6 +642,13 @@ void vane_state_store_close(vane_state_store_t *st, void (*done)(void *arg), voi
     uv_timer_stop(&st->watchdog);
     uv_close((uv_handle_t *)&st->reconnect_timer, timer_closed);
     uv_close((uv_handle_t *)&st->watchdog, timer_closed);
-    if (st->ac)
+    if (st->ac && st->connected) {
         redisAsyncDisconnect(st->ac); /* pending replies first, then on_disconnect */
+    } else if (st->ac) {
+        /* Still connecting: hiredis calls no disconnect callback for it; free it here. */
+        redisAsyncContext *ac = st->ac;
+        st->ac = NULL;
+        redisAsyncFree(ac);
+        maybe_finish_close(st);
+    }
 }
