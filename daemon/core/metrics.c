@@ -446,12 +446,14 @@ int vane_metrics_std_init(vane_metrics_t *reg, vane_metrics_std_t *std, const ch
         "Alerts emitted, by alert kind and rule id (shadow-mode rules included).", kind_rule, NULL,
         0);
     SIMPLE(std->engine_process, vane_metrics_histogram, "vane_engine_process_seconds",
-           VANE_METRIC_HISTOGRAM, "Time the detection engine spends on one event.", engine_bounds,
-           NB(engine_bounds));
+           VANE_METRIC_HISTOGRAM,
+           "Time the detection engine spends on one event. A sample of events (1 in 8) is timed, "
+           "so read quantiles and the mean (_sum / _count), not _count.",
+           engine_bounds, NB(engine_bounds));
     SIMPLE(std->event_alert_latency, vane_metrics_histogram, "vane_event_alert_latency_seconds",
            VANE_METRIC_HISTOGRAM,
-           "Time from consuming the triggering event to the alert's delivery report from "
-           "Kafka.",
+           "End-to-end latency of an alert: from the Kafka timestamp of the triggering event "
+           "(when it was produced) to the alert's delivery report from Kafka.",
            latency_bounds, NB(latency_bounds));
     FAM(std->rule_reloads, "vane_rule_reloads_total", VANE_METRIC_COUNTER,
         "Rules reloads (SIGHUP or POST /-/reload) by result: ok, or error (the old rules stay "
