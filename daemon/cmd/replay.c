@@ -4,16 +4,19 @@
 
 #include "../util/err.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-/* One pending timer: customer slot's next_due as it was when pushed. */
+/* One armed timer: the customer in slot is due at due (event time). */
 typedef struct heap_item {
     int64_t due;
     uint32_t slot;
 } heap_item_t;
+
+#define NOT_IN_HEAP UINT32_MAX
 
 struct vane_replay {
     vane_engine_t *eng;
@@ -22,75 +25,116 @@ struct vane_replay {
     vane_replay_opts_t opts;
     vane_replay_alert_cb cb;
     void *ud;
-    heap_item_t *heap; /* min-heap on due */
+    /* An indexed min-heap on due: at most one entry per customer, pos[slot] says where it is,
+     * so a new next_due updates the entry in place (no stale entries, size <= customers). */
+    heap_item_t *heap;
     size_t heap_len;
-    size_t heap_cap;
-    int64_t *sched; /* per slot: the due currently in the heap, INT64_MAX = none */
-    size_t sched_cap;
+    uint32_t *pos; /* per slot: index in heap, NOT_IN_HEAP when no timer is armed */
+    size_t cap;    /* entries allocated in heap and pos */
     vane_alert_batch_t batch;
     vane_replay_stats_t stats;
 };
 
 /* ---- the timer heap ------------------------------------------------------------------- */
 
-static int heap_push(vane_replay_t *rp, int64_t due, uint32_t slot)
+/* Order: due, then slot (first-seen order of the customer), so timers due at the same time fire
+ * in a defined order and the output does not depend on the heap's history. */
+static bool item_less(heap_item_t a, heap_item_t b)
 {
-    if (rp->heap_len == rp->heap_cap) {
-        size_t ncap = rp->heap_cap ? rp->heap_cap * 2 : 1024;
-        heap_item_t *nh = realloc(rp->heap, ncap * sizeof *nh);
-        if (!nh)
-            return VANE_ENOMEM;
-        rp->heap = nh;
-        rp->heap_cap = ncap;
-    }
-    size_t i = rp->heap_len++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (rp->heap[parent].due <= due)
-            break;
-        rp->heap[i] = rp->heap[parent];
-        i = parent;
-    }
-    rp->heap[i] = (heap_item_t){due, slot};
-    return VANE_OK;
+    return a.due < b.due || (a.due == b.due && a.slot < b.slot);
 }
 
-static heap_item_t heap_pop(vane_replay_t *rp)
+static void heap_place(vane_replay_t *rp, size_t i, heap_item_t it)
 {
-    heap_item_t top = rp->heap[0];
-    heap_item_t last = rp->heap[--rp->heap_len];
-    size_t i = 0;
+    rp->heap[i] = it;
+    rp->pos[it.slot] = (uint32_t)i;
+}
+
+static void sift_up(vane_replay_t *rp, size_t i)
+{
+    heap_item_t it = rp->heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!item_less(it, rp->heap[parent]))
+            break;
+        heap_place(rp, i, rp->heap[parent]);
+        i = parent;
+    }
+    heap_place(rp, i, it);
+}
+
+static void sift_down(vane_replay_t *rp, size_t i)
+{
+    heap_item_t it = rp->heap[i];
     size_t n = rp->heap_len;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && rp->heap[c + 1].due < rp->heap[c].due)
+        if (c + 1 < n && item_less(rp->heap[c + 1], rp->heap[c]))
             c++;
-        if (last.due <= rp->heap[c].due)
+        if (!item_less(rp->heap[c], it))
             break;
-        rp->heap[i] = rp->heap[c];
+        heap_place(rp, i, rp->heap[c]);
         i = c;
     }
-    if (n > 0)
-        rp->heap[i] = last;
-    return top;
+    heap_place(rp, i, it);
 }
 
-static int sched_reserve(vane_replay_t *rp, size_t slots)
+/* Remove the entry at index i. */
+static void heap_remove_at(vane_replay_t *rp, size_t i)
 {
-    if (slots <= rp->sched_cap)
+    uint32_t slot = rp->heap[i].slot;
+    rp->pos[slot] = NOT_IN_HEAP;
+    heap_item_t last = rp->heap[--rp->heap_len];
+    if (i == rp->heap_len)
+        return;
+    heap_place(rp, i, last);
+    sift_down(rp, i);
+    sift_up(rp, rp->pos[last.slot]);
+}
+
+/* Arm slot's timer at due (INT64_MAX = disarm). The arrays hold every slot (reserved when the
+ * customer was created), so this never allocates. */
+static void heap_set(vane_replay_t *rp, uint32_t slot, int64_t due)
+{
+    uint32_t i = rp->pos[slot];
+    if (due == INT64_MAX) {
+        if (i != NOT_IN_HEAP)
+            heap_remove_at(rp, i);
+        return;
+    }
+    if (i == NOT_IN_HEAP) {
+        i = (uint32_t)rp->heap_len++;
+        rp->heap[i] = (heap_item_t){due, slot};
+        rp->pos[slot] = i;
+        sift_up(rp, i);
+        return;
+    }
+    rp->heap[i].due = due;
+    sift_up(rp, i);
+    sift_down(rp, rp->pos[slot]);
+}
+
+/* Make room for slots [0, slots) in the heap and the position index. */
+static int heap_reserve(vane_replay_t *rp, size_t slots)
+{
+    if (slots <= rp->cap)
         return VANE_OK;
-    size_t ncap = rp->sched_cap ? rp->sched_cap : 1024;
+    size_t ncap = rp->cap ? rp->cap : 1024;
     while (ncap < slots)
         ncap *= 2;
-    int64_t *ns = realloc(rp->sched, ncap * sizeof *ns);
-    if (!ns)
+    heap_item_t *nh = realloc(rp->heap, ncap * sizeof *nh);
+    if (!nh)
         return VANE_ENOMEM;
-    for (size_t i = rp->sched_cap; i < ncap; i++)
-        ns[i] = INT64_MAX;
-    rp->sched = ns;
-    rp->sched_cap = ncap;
+    rp->heap = nh;
+    uint32_t *np = realloc(rp->pos, ncap * sizeof *np);
+    if (!np)
+        return VANE_ENOMEM; /* heap grew, pos did not: cap unchanged, retried next time */
+    for (size_t i = rp->cap; i < ncap; i++)
+        np[i] = NOT_IN_HEAP;
+    rp->pos = np;
+    rp->cap = ncap;
     return VANE_OK;
 }
 
@@ -110,7 +154,7 @@ vane_replay_t *vane_replay_new(const vane_ruleset_t *rs, const vane_replay_opts_
     rp->eng = vane_engine_new(rs);
     rp->map = vane_replay_map_new(opts->expected_custs);
     rp->dec = vane_decoder_new(rp->opts.max_bytes);
-    if (!rp->eng || !rp->map || !rp->dec || sched_reserve(rp, 1024) != VANE_OK)
+    if (!rp->eng || !rp->map || !rp->dec || heap_reserve(rp, 1024) != VANE_OK)
         goto err;
     rp->stats.min_event_ms = INT64_MAX;
     rp->stats.max_event_ms = INT64_MIN;
@@ -129,7 +173,7 @@ void vane_replay_free(vane_replay_t *rp)
     vane_replay_map_free(rp->map);
     vane_decoder_free(rp->dec);
     free(rp->heap);
-    free(rp->sched);
+    free(rp->pos);
     free(rp);
 }
 
@@ -167,27 +211,20 @@ static void emit_batch(vane_replay_t *rp, int64_t now_ms)
 
 /* ---- timers ----------------------------------------------------------------------------- */
 
-/* Put slot's current next_due in the heap unless it is already there. */
+/* Arm slot's timer at the engine's current next_due. */
 static void reschedule(vane_replay_t *rp, uint32_t slot)
 {
     const vane_state_t *cs = vane_replay_map_state(rp->map, slot);
-    int64_t due = vane_engine_next_due(rp->eng, cs);
-    if (due == rp->sched[slot])
-        return;
-    rp->sched[slot] = due;
-    if (due != INT64_MAX && heap_push(rp, due, slot) != VANE_OK)
-        rp->sched[slot] = INT64_MAX; /* out of memory: this timer is lost, counted as stuck */
+    heap_set(rp, slot, vane_engine_next_due(rp->eng, cs));
 }
 
 static void fire_due(vane_replay_t *rp, int64_t watermark)
 {
     int64_t now = rp->opts.wall_clock ? wall_ms() : watermark;
     while (rp->heap_len > 0 && rp->heap[0].due <= watermark) {
-        heap_item_t it = heap_pop(rp);
-        if (rp->sched[it.slot] != it.due)
-            continue; /* stale: the customer was rescheduled since */
-        rp->sched[it.slot] = INT64_MAX;
-        vane_state_t *cs = vane_replay_map_state(rp->map, it.slot);
+        uint32_t slot = rp->heap[0].slot;
+        heap_remove_at(rp, 0);
+        vane_state_t *cs = vane_replay_map_state(rp->map, slot);
         rp->stats.timer_calls++;
         int n = vane_engine_timers(rp->eng, cs, watermark, now, &rp->batch);
         if (n > 0)
@@ -196,11 +233,11 @@ static void fire_due(vane_replay_t *rp, int64_t watermark)
         int64_t due = vane_engine_next_due(rp->eng, cs);
         if (due <= watermark) {
             /* The engine should have fired everything due by the watermark; never loop on
-             * it. The customer is rescheduled at its next event. */
+             * it. The customer is re-armed at its next event. */
             rp->stats.stuck_timers++;
             continue;
         }
-        reschedule(rp, it.slot);
+        heap_set(rp, slot, due);
     }
 }
 
@@ -226,7 +263,7 @@ int vane_replay_event(vane_replay_t *rp, const vane_event_t *ev)
     int64_t slot = vane_replay_map_upsert(rp->map, ev->customer_id, NULL);
     if (slot < 0)
         return (int)slot;
-    if (sched_reserve(rp, (size_t)slot + 1) != VANE_OK)
+    if (heap_reserve(rp, (size_t)slot + 1) != VANE_OK)
         return VANE_ENOMEM;
     rp->stats.customers = vane_replay_map_count(rp->map);
     vane_state_t *cs = vane_replay_map_state(rp->map, slot);

@@ -4,8 +4,9 @@
  * with every customer's state in memory (replay_map.h) and absence timers driven the way the
  * daemon drives them. The watermark is the highest event time seen minus the allowed lateness;
  * whenever it advances, every customer whose vane_engine_next_due() has passed gets
- * vane_engine_timers(). Due times sit in a min-heap of (due, customer slot) with lazy deletion:
- * an entry whose due no longer matches the customer's current schedule is skipped when popped.
+ * vane_engine_timers(). Due times sit in an indexed min-heap of (due, customer slot), one entry
+ * per customer at most, updated in place when next_due moves (decrease/increase-key), so the
+ * heap never holds stale entries and is never larger than the customer map.
  * Timers fire *before* the event that advanced the watermark is applied, so a customer who
  * comes back after a quiet month is first reported dormant (event-time semantics).
  *

@@ -60,6 +60,8 @@ static const struct {
     [VANE__F_EVIDENCE_LONG] = {"evidence_long", VANE__T_NUM},
     [VANE__F_DOMINANT_SHARE] = {"dominant_share", VANE__T_NUM},
     [VANE__F_EMERGING_SHARE] = {"emerging_share", VANE__T_NUM},
+    [VANE__F_EMERGING_PRIOR_SHARE] = {"emerging_prior_share", VANE__T_NUM},
+    [VANE__F_EMERGING_EVIDENCE] = {"emerging_evidence", VANE__T_NUM},
     [VANE__F_LOGINS_PER_DAY] = {"baseline.logins_per_day", VANE__T_NUM},
     [VANE__F_LOGINS_PER_DAY_LONG] = {"baseline.logins_per_day_long", VANE__T_NUM},
     [VANE__F_TXNS_PER_WEEK] = {"baseline.txns_per_week", VANE__T_NUM},
@@ -175,6 +177,15 @@ double vane__feat_num(const vane__ctx_t *ctx, int id)
     case VANE__F_EMERGING_SHARE:
         vane_decay_background(&f->mix_short, &f->mix_long, &bg);
         return vane_decay_share(&f->mix_short, vane_decay_emerging(&f->mix_short, &bg));
+    case VANE__F_EMERGING_EVIDENCE: {
+        vane_decay_background(&f->mix_short, &f->mix_long, &bg);
+        int c = vane_decay_emerging(&f->mix_short, &bg);
+        double tot = vane_decay_total(&f->mix_short, ctx->anchor_ms, s->short_half_life_ms);
+        return tot * vane_decay_share(&f->mix_short, c);
+    }
+    case VANE__F_EMERGING_PRIOR_SHARE:
+        vane_decay_background(&f->mix_short, &f->mix_long, &bg);
+        return vane_decay_share(&bg, vane_decay_emerging(&f->mix_short, &bg));
     case VANE__F_LOGINS_PER_DAY:
         return vane_rate_avg(&f->logins_day, ctx->anchor_ms, 86400000LL, s->alpha_day);
     case VANE__F_LOGINS_PER_DAY_LONG:

@@ -276,6 +276,29 @@ def main():
           "hard negative: a 5% transfer to another bank and a bill payment are not an outflow surge",
           [])
 
+    # A small account with a monthly standing order to another bank of ~10,000.00, 40-70% of the
+    # balance each time: the first one is new behaviour and fires; the repeats are the
+    # customer's habit (not twice its usual transfer out) and do not.
+    c = Cust("C805", "mass")
+    c.profile(T0)
+    bal = 300000
+    ids = []
+    for d in range(100):
+        c.login(T0 + d * D + 9 * H + (d * 37 % 60) * 60000)
+        if d % 30 == 1:
+            bal += 1200000
+            c.txn(T0 + d * D + 7 * H, "DEPOSIT", "DEMAND_DEPOSIT", 1200000, bal, bank="EMPLOYER")
+        if d % 30 == 3:
+            bal -= 1000000
+            ids.append(c.txn(T0 + d * D + 8 * H, "TRANSFER_OUT", "DEMAND_DEPOSIT", 1000000, bal,
+                             bank="OTHERBANK")["event_id"])
+    write("negative_standing_order", [c],
+          "hard negative: a monthly standing order that moves most of a small balance to another "
+          "bank alerts once, at its first occurrence (%s); the next ones (%s) are the habit"
+          % (ids[0], ", ".join(ids[1:])),
+          [{"kind": "OUTFLOW_SURGE", "customer_id": "C805", "event_ids": [ids[0]],
+            "features": {"transfers": 1}}])
+
 
 main()
 

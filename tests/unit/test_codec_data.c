@@ -50,7 +50,7 @@ static void test_data_files(void **state)
         const char *ext = strrchr(name, '.');
         if (!sep || !ext)
             fail_msg("%s: expected <reason>__<what>.<json|pb>", name);
-        vane_format_t fmt;
+        vane_format_t fmt = VANE_FORMAT_JSON;
         if (strcmp(ext, ".json") == 0)
             fmt = VANE_FORMAT_JSON;
         else if (strcmp(ext, ".pb") == 0)
@@ -70,8 +70,8 @@ static void test_data_files(void **state)
         }
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, name);
-        char *data;
-        size_t len;
+        char *data = NULL;
+        size_t len = 0;
         assert_int_equal(read_file(path, &data, &len), 0);
         vane_event_t ev;
         vane_decode_error_t err;

@@ -73,16 +73,20 @@ static void test_preference_shift(void **st)
 {
     fx_t *f = *st;
     saver_history(f);
+    /* Views and a purchase of a never-used category within a day and a half. Two weighted
+     * events (view 0.5, purchase 1) are not enough evidence; the fourth event is. */
     feed(f, eng_eng(nid(f), "C7", ENG_T0, VANE_ENG_PRODUCT_VIEW, VANE_CAT_FUND));
-    feed(f, eng_eng(nid(f), "C7", ENG_T0 + ENG_D, VANE_ENG_PRODUCT_VIEW, VANE_CAT_FUND));
-    feed(f, eng_txn(nid(f), "C7", ENG_T0 + 2 * ENG_D, VANE_TXN_PURCHASE, VANE_CAT_FUND, 100000));
+    feed(f, eng_eng(nid(f), "C7", ENG_T0 + 12 * ENG_H, VANE_ENG_PRODUCT_VIEW, VANE_CAT_FUND));
+    feed(f, eng_txn(nid(f), "C7", ENG_T0 + ENG_D, VANE_TXN_PURCHASE, VANE_CAT_FUND, 100000));
     assert_int_equal(eng_count_kind(&f->b, VANE_ALERT_PREFERENCE_SHIFT), 0);
-    feed(f, eng_eng(nid(f), "C7", ENG_T0 + 3 * ENG_D, VANE_ENG_PRODUCT_VIEW, VANE_CAT_FUND));
+    feed(f, eng_eng(nid(f), "C7", ENG_T0 + 36 * ENG_H, VANE_ENG_PRODUCT_VIEW, VANE_CAT_FUND));
     const vane_alert_t *a = find(f, VANE_ALERT_PREFERENCE_SHIFT);
     assert_non_null(a);
     assert_int_equal(a->from_category, VANE_CAT_TIME_DEPOSIT);
     assert_int_equal(a->to_category, VANE_CAT_FUND);
     assert_true(vane_alert_feature(a, "divergence")->value >= 0.25);
+    assert_true(vane_alert_feature(a, "emerging_evidence")->value >= 2);
+    assert_true(vane_alert_feature(a, "emerging_prior_share")->value <= 0.05);
     assert_true(a->score >= 0.25 && a->score <= 1);
     assert_non_null(strstr(a->summary, "from TIME_DEPOSIT to FUND"));
     /* More fund interest in the same month: no repeat. */
@@ -204,12 +208,32 @@ static void test_dormancy_timer(void **st)
     assert_int_equal(a->detected_at_ms, 9);
     assert_true(vane_alert_feature(a, "quiet")->value == 14 * ENG_D);
     assert_non_null(strstr(a->summary, "no login or transaction for 14d"));
-    /* Fired once: nothing more due, a later watermark fires nothing. */
-    assert_true(vane_engine_next_due(f->eng, &f->cs) == INT64_MAX);
+    /* Fired once. DORMANCY_MONTHLY's quiet time (35d) is still ahead, but its condition (no
+     * digital habit) is false for this customer: it fires nothing, then nothing is due. */
+    assert_true(vane_engine_next_due(f->eng, &f->cs) == last + 35 * ENG_D);
     assert_int_equal(vane_engine_timers(f->eng, &f->cs, due + 30 * ENG_D, 9, &f->b), 0);
+    assert_true(vane_engine_next_due(f->eng, &f->cs) == INT64_MAX);
     /* Activity re-arms it. */
     feed(f, eng_login(nid(f), "C7", due + ENG_D, true));
     assert_true(vane_engine_next_due(f->eng, &f->cs) > due + ENG_D);
+}
+
+/* A customer who only transacts (no logins), twice a week: two quiet weeks are a normal month
+ * for them; DORMANCY_MONTHLY fires after 35 days. */
+static void test_dormancy_monthly_no_logins(void **st)
+{
+    fx_t *f = *st;
+    int64_t t = ENG_T0;
+    for (int i = 0; i < 24; i++, t += 3 * ENG_D + 12 * ENG_H)
+        feed(f, eng_txn(nid(f), "C7", t, VANE_TXN_DEPOSIT, VANE_CAT_DEMAND_DEPOSIT, 100000));
+    int64_t last = t - (3 * ENG_D + 12 * ENG_H);
+    assert_int_equal(vane_engine_timers(f->eng, &f->cs, last + 20 * ENG_D, 9, &f->b), 0);
+    assert_true(vane_engine_next_due(f->eng, &f->cs) == last + 35 * ENG_D);
+    assert_int_equal(vane_engine_timers(f->eng, &f->cs, last + 35 * ENG_D, 9, &f->b), 1);
+    const vane_alert_t *a = find(f, VANE_ALERT_DORMANCY);
+    assert_non_null(a);
+    assert_string_equal(a->rule_id, "DORMANCY_MONTHLY");
+    assert_non_null(strstr(a->summary, "no transaction for 35d"));
 }
 
 static void test_dormancy_activity_moves_timer(void **st)
@@ -353,6 +377,7 @@ int main(void)
         T(test_outflow_surge),
         T(test_outflow_negatives),
         T(test_dormancy_timer),
+        T(test_dormancy_monthly_no_logins),
         T(test_dormancy_activity_moves_timer),
         T(test_dormancy_no_habit),
         T(test_decline_risk),

@@ -30,7 +30,9 @@ static int write_metrics_md(FILE *out)
 
 typedef int (*writer_fn)(FILE *out);
 
-static char *generate(writer_fn fn, size_t *len)
+/* noinline: gcc 12 at -O2 otherwise mistakes the returned buffer for a pointer to the local
+ * that open_memstream updates (-Wdangling-pointer). */
+__attribute__((noinline)) static char *generate(writer_fn fn, size_t *len)
 {
     char *text = NULL;
     FILE *f = open_memstream(&text, len);

@@ -154,7 +154,7 @@ static void test_multi_file_override(void **st)
         vane_diags_print(&d, stderr);
     assert_non_null(rs);
     assert_non_null(vane_diags_find(&d, "rule-replaced"));
-    assert_int_equal(vane_ruleset_count(rs), 8);
+    assert_int_equal(vane_ruleset_count(rs), 9);
     vane_engine_t *eng = vane_engine_new(rs);
     vane_alert_batch_t *b = calloc(1, sizeof *b);
     vane_state_t cs;
@@ -253,11 +253,11 @@ static void test_default_rules_clean(void **st)
         vane_diags_print(&d, stderr);
     assert_non_null(rs);
     assert_int_equal(d.n, 0); /* not even a warning */
-    assert_int_equal(vane_ruleset_count(rs), 7);
+    assert_int_equal(vane_ruleset_count(rs), 8);
     static const char *ids[] = {"REDEMPTION_SURGE", "CANCELLATION_SURGE", "OUTFLOW_SURGE",
-                                "PREFERENCE_SHIFT", "DORMANCY",           "DECLINE_RISK",
-                                "DETRACTOR"};
-    for (size_t i = 0; i < 7; i++)
+                                "PREFERENCE_SHIFT", "DORMANCY",           "DORMANCY_MONTHLY",
+                                "DECLINE_RISK",     "DETRACTOR"};
+    for (size_t i = 0; i < 8; i++)
         assert_string_equal(vane_ruleset_rule_id(rs, i), ids[i]);
     vane_diags_free(&d);
     vane_ruleset_free(rs);
