@@ -41,6 +41,7 @@ typedef enum run_state {
     RUN_STARTING = 0,
     RUN_RUNNING,
     RUN_DRAINING, /* signal received: no new input, finishing loads, flushing */
+    RUN_DRAINED,  /* everything durable and acknowledged: closing on the next loop turn */
     RUN_CLOSING,  /* handles closing */
 } run_state_t;
 
@@ -126,6 +127,7 @@ static void maybe_flush(vane_pipeline_t *pl, bool force);
 static void check_flush_done(vane_pipeline_t *pl);
 static void maybe_finish_revoke(vane_pipeline_t *pl);
 static void maybe_finish_drain(vane_pipeline_t *pl);
+static void close_cb(uv_timer_t *t);
 
 /* ---------------------------------------------------------------------------------------
  * Applying events
@@ -260,7 +262,13 @@ static void apply(vane_pipeline_t *pl, vane_cache_entry_t *e, const vane_event_t
     pl->batch.count = 0;
     if (ev->event_time_ms > pl->part_max_time[m->partition])
         pl->part_max_time[m->partition] = ev->event_time_ms;
-    fire_timers(pl, e, timer_time(pl, m->partition, now), now);
+    /* Never past the event itself: while this customer's state was loading, other customers'
+     * events may have moved the partition's watermark far ahead; its own pending events, applied
+     * now, still prove it was active until their times. */
+    int64_t until = timer_time(pl, m->partition, now);
+    if (until > ev->event_time_ms)
+        until = ev->event_time_ms;
+    fire_timers(pl, e, until, now);
     bool timed = (pl->sample++ & 7) == 0;
     uint64_t t0 = timed ? uv_hrtime() : 0;
     int rc = vane_engine_process(pl->eng, cs, ev, now, &pl->batch);
@@ -972,7 +980,15 @@ static void maybe_finish_drain(vane_pipeline_t *pl)
         if (a > pl->committed[p] && vane_kafka_source_store(pl->src, p, a + 1) == VANE_OK)
             pl->committed[p] = a;
     }
-    close_all(pl);
+    /* Not from here: this runs inside the callbacks of the very components close_all destroys
+     * (the producer's delivery report, a Redis reply). Close on the next loop turn instead. */
+    pl->state = RUN_DRAINED;
+    uv_timer_start(&pl->grace_timer, close_cb, 0, 0);
+}
+
+static void close_cb(uv_timer_t *t)
+{
+    close_all(t->data);
 }
 
 static void grace_cb(uv_timer_t *t)

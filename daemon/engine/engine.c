@@ -503,7 +503,9 @@ static void run_rule(vane_engine_t *eng, const vane__ctx_t *ctx, vane_state_t *c
 static void arm_absence(const vane_ruleset_t *rs, vane_state_t *cs, int64_t after_ms)
 {
     vane_timer_t *t = &cs->f.dormancy;
-    t->due_ms = 0;
+    /* All of it: a disarmed timer must not keep the rule_ref of whichever rule last armed it,
+     * or the persisted bytes would depend on when the timers happened to fire. */
+    memset(t, 0, sizeof *t);
     if (!cs->f.last_activity_ms)
         return;
     vane__ctx_t ctx = {.rs = rs, .cs = cs, .ev = NULL, .anchor_ms = cs->f.last_activity_ms};

@@ -104,6 +104,8 @@ static void poll_cb(uv_poll_t *h, int status, int events)
     (void)events;
     if (status < 0)
         return;
+    if (!sink->rk)
+        return; /* closing */
     char buf[256];
     while (read(sink->pipefd[0], buf, sizeof buf) > 0) {
     }
@@ -266,6 +268,9 @@ static void closed_cb(uv_handle_t *h)
     vane_alert_sink_t *sink = h->data;
     void (*done)(void *) = sink->done;
     void *arg = sink->done_arg;
+    /* Only now: libuv must not see the descriptor reused while the poll handle is closing. */
+    close(sink->pipefd[0]);
+    close(sink->pipefd[1]);
     vane_buf_free(&sink->buf);
     free(sink);
     if (done)
@@ -286,7 +291,6 @@ void vane_alert_sink_close(vane_alert_sink_t *sink, int timeout_ms, void (*done)
     rd_kafka_queue_io_event_enable(mq, -1, NULL, 0);
     rd_kafka_queue_destroy(mq);
     rd_kafka_destroy(sink->rk);
-    close(sink->pipefd[0]);
-    close(sink->pipefd[1]);
+    sink->rk = NULL;
     uv_close((uv_handle_t *)&sink->poll, closed_cb);
 }

@@ -391,6 +391,9 @@ static void handle_closed(uv_handle_t *h)
         return;
     void (*done)(void *) = src->done;
     void *arg = src->done_arg;
+    /* Only now: libuv must not see the descriptor reused while the poll handle is closing. */
+    close(src->pipefd[0]);
+    close(src->pipefd[1]);
     free(src->batch);
     free(src);
     if (done)
@@ -416,8 +419,7 @@ void vane_kafka_source_close(vane_kafka_source_t *src, void (*done)(void *arg), 
     }
     rd_kafka_queue_destroy(src->queue);
     rd_kafka_destroy(src->rk);
-    close(src->pipefd[0]);
-    close(src->pipefd[1]);
+    src->rk = NULL;
     uv_close((uv_handle_t *)&src->poll, handle_closed);
     uv_close((uv_handle_t *)&src->drain_idle, handle_closed);
 }
