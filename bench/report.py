@@ -324,8 +324,8 @@ class Report:
                    "defaults); the probe's producer uses linger.ms=0 and its consumer "
                    "fetch.wait.max.ms=10." % (la.get("fetch_wait_max_ms"), la.get("linger_ms")))
             self.w()
-            self.w("| load | who | p50 ms | p99 ms | p99.9 ms | received/sent |")
-            self.w("|---|---|---|---|---|---|")
+            self.w("| load | who | p50 ms | p99 ms | p99.9 ms | received/sent | offered ev/s achieved |")
+            self.w("|---|---|---|---|---|---|---|")
             for lname, l in la["loads"].items():
                 if l.get("status") == "not run":
                     self.w("| %s | - | %s | | | |" % (lname, cell(l.get("reason"))))
@@ -340,10 +340,11 @@ class Report:
                                                         "not run: " +
                                                         (self.r.get("vane_problem") or "?"))))
                         continue
-                    self.w("| %s (%s/s) | %s | %s | %s | %s | %s |" % (
+                    self.w("| %s (%s/s) | %s | %s | %s | %s | %s | %s |" % (
                         lname, l["rate"], who, mmm([x["p50_ms"] for x in xs]),
                         mmm([x["p99_ms"] for x in xs]), mmm([x["p999_ms"] for x in xs]),
-                        "/".join(str(sum(x[k] for x in xs)) for k in ("received", "sent"))))
+                        "/".join(str(sum(x[k] for x in xs)) for k in ("received", "sent")),
+                        mmm([x["achieved_rate"] for x in xs if "achieved_rate" in x]) or "-"))
         else:
             self.w((la or {}).get("reason", "not run"))
         self.w()

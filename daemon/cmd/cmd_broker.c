@@ -4,6 +4,8 @@
  * ephemeral loopback ports, with vane's input, alert and dead-letter topics (plus any extra
  * ones) created up front. Prints the bootstrap address on stdout, optionally writes it to a
  * file atomically (write a temporary file, then rename), and runs until SIGINT or SIGTERM.
+ * SIGUSR1 takes broker 1 down (its connections are closed and refused, as when a broker
+ * crashes; it keeps its data) and SIGUSR2 brings it back, for tests of broker failures.
  *
  * Signals are blocked in every thread (the mask is set before librdkafka starts its threads,
  * which inherit it) and received with sigwait(), so the main thread sleeps until a signal
@@ -35,7 +37,9 @@ const char cmd_broker_usage[] =
     "use it in production.\n"
     "\n"
     "It listens on ephemeral loopback ports, creates the topics below, prints the bootstrap\n"
-    "address on stdout and runs until SIGINT or SIGTERM (exit 0).\n"
+    "address on stdout and runs until SIGINT or SIGTERM (exit 0). For failure tests, SIGUSR1\n"
+    "takes broker 1 down (connections closed and refused, data kept; partitions it leads are\n"
+    "unavailable) and SIGUSR2 brings it back up.\n"
     "\n"
     "options:\n"
     "  --broker-count N, -n N   brokers in the cluster (default 1)\n"
@@ -219,6 +223,8 @@ int cmd_broker(int argc, char **argv)
     sigemptyset(&stopset);
     sigaddset(&stopset, SIGINT);
     sigaddset(&stopset, SIGTERM);
+    sigaddset(&stopset, SIGUSR1);
+    sigaddset(&stopset, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &stopset, NULL);
 
     char err[512];
@@ -274,13 +280,24 @@ int cmd_broker(int argc, char **argv)
                     topics[i].partitions);
         fprintf(stderr, "vane broker: stop with SIGINT or SIGTERM\n");
 
-        int sig = 0;
-        int werr = sigwait(&stopset, &sig);
-        if (werr) {
-            fprintf(stderr, "vane broker: sigwait: %s\n", strerror(werr));
-        } else {
+        for (;;) {
+            int sig = 0;
+            int werr = sigwait(&stopset, &sig);
+            if (werr) {
+                fprintf(stderr, "vane broker: sigwait: %s\n", strerror(werr));
+                break;
+            }
+            if (sig == SIGUSR1 || sig == SIGUSR2) {
+                bool up = sig == SIGUSR2;
+                rd_kafka_resp_err_t e =
+                    up ? rd_kafka_mock_broker_set_up(mc, 1) : rd_kafka_mock_broker_set_down(mc, 1);
+                fprintf(stderr, "vane broker: broker 1 %s%s%s\n", up ? "up" : "down", e ? ": " : "",
+                        e ? rd_kafka_err2str(e) : "");
+                continue;
+            }
             fprintf(stderr, "vane broker: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
             status = 0;
+            break;
         }
     }
     if (file_written)

@@ -155,6 +155,9 @@ static int kafka_open(kafka_sink_t *ks, const char *brokers, const char *topic,
     } props[] = {
         {"bootstrap.servers", brokers},
         {"client.id", "vane-gen"},
+        /* Retries after a broker failure must neither duplicate nor reorder a customer's
+         * events: the generated stream is the ground truth of the tests. */
+        {"enable.idempotence", "true"},
         {"linger.ms", "20"},
         {"batch.num.messages", "10000"},
         {"queue.buffering.max.messages", "1000000"},

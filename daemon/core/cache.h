@@ -46,6 +46,9 @@ typedef struct vane_cache_entry {
     uint8_t state_changed; /* dirty because the state changed (not only its index) */
     int64_t indexed_due;   /* due time in the partition's timer index; 0 = none known,
                               -1 = must be reconciled at the next write-back */
+    uint64_t alert_epoch;  /* 1 + the write-back epoch of the newest alert made from this
+                              state, 0 = none unacknowledged: the state is not written back
+                              before Kafka acknowledged that alert (owned by the pipeline) */
     vane_cache_msg_t *pending_head, *pending_tail;
     struct vane_cache_entry *lru_prev, *lru_next; /* most recent at head */
     struct vane_cache_entry *dirty_next;          /* dirty list link */

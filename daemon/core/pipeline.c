@@ -62,6 +62,10 @@ struct vane_pipeline {
 
     vane_alert_batch_t batch; /* scratch for one engine call */
     vane_buf_t statebuf;      /* scratch for one state encoding */
+    /* Timer-index updates of the flush being built, sent as one ZADD and one ZREM per
+     * partition (grown as needed, reused across flushes). */
+    struct index_op *iops;
+    size_t niops, iops_cap;
 
     /* Epochs. */
     uint64_t open_epoch;              /* tag for messages produced now */
@@ -245,8 +249,10 @@ static void fire_timers(vane_pipeline_t *pl, vane_cache_entry_t *e, int64_t unti
     e->indexed_due = -1;
     e->state_changed = 1;
     vane_cache_mark_dirty(pl->cache, e);
-    if (n > 0)
+    if (n > 0) {
         emit_alerts(pl, now, NULL);
+        e->alert_epoch = pl->open_epoch + 1;
+    }
 }
 
 /* Apply a decoded event to a READY entry. */
@@ -287,8 +293,10 @@ static void apply(vane_pipeline_t *pl, vane_cache_entry_t *e, const vane_event_t
     pl->last_event_wall_ms = now;
     if (ev->event_time_ms > pl->max_event_time_ms)
         pl->max_event_time_ms = ev->event_time_ms;
-    if (pl->batch.count)
+    if (pl->batch.count) {
         emit_alerts(pl, now, m);
+        e->alert_epoch = pl->open_epoch + 1;
+    }
 }
 
 static void on_state_loaded(void *arg, int status, const char *bytes, size_t len);
@@ -471,18 +479,34 @@ static void on_state_written(void *arg, int status)
     check_flush_done(pl);
 }
 
+/* One timer-index update: ZADD e at due, or ZREM e (due == INT64_MAX). */
+typedef struct index_op {
+    vane_cache_entry_t *e; /* pinned until the reply */
+    int64_t due;
+} index_op_t;
+
+/* The entries of one batched ZADD or ZREM, for its reply. */
+typedef struct index_batch {
+    size_t n;
+    vane_cache_entry_t *e[]; /* each pinned once */
+} index_batch_t;
+
 static void on_index_written(void *arg, int status, void *reply)
 {
-    vane_cache_entry_t *e = arg;
+    index_batch_t *ib = arg;
     vane_pipeline_t *pl = the_pipeline;
     (void)reply;
-    e->pins--;
-    pl->flush_pending--;
-    if (status != VANE_OK) {
-        pl->flush_failed = true;
-        e->indexed_due = -1;
-        vane_cache_mark_dirty(pl->cache, e);
+    for (size_t i = 0; i < ib->n; i++) {
+        vane_cache_entry_t *e = ib->e[i];
+        e->pins--;
+        if (status != VANE_OK) {
+            pl->flush_failed = true;
+            e->indexed_due = -1;
+            vane_cache_mark_dirty(pl->cache, e);
+        }
     }
+    free(ib);
+    pl->flush_pending--;
     check_flush_done(pl);
 }
 
@@ -497,45 +521,102 @@ static size_t timers_key(const vane_pipeline_t *pl, int32_t p, char *buf, size_t
 /* Keep the partition's timer index in step with e's state, in the same pipeline as the state
  * write, so the offsets commit only once both are durable. The index may hold a due time
  * earlier than the state's (a timer that moved later): the scan then finds nothing due and
- * re-indexes; it never holds a later one, so no timer fires late. */
+ * reconciles it. Here the update is only collected; index_send() batches them. */
 static void index_timer(vane_pipeline_t *pl, vane_cache_entry_t *e)
 {
     int64_t due = vane_engine_next_due(pl->eng, &e->cs);
-    const char *argv[4];
-    size_t lens[4];
-    char key[128], score[32];
-    lens[1] = timers_key(pl, e->partition, key, sizeof key);
-    argv[1] = key;
     if (due == INT64_MAX) {
         if (e->indexed_due != -1)
             return; /* nothing armed, nothing indexed by us */
-        argv[0] = "ZREM";
-        lens[0] = 4;
-        argv[2] = e->cs.customer_id;
-        lens[2] = strlen(e->cs.customer_id);
-        if (vane_state_store_command(pl->store, 3, argv, lens, on_index_written, e) == VANE_OK) {
-            e->pins++;
-            pl->flush_pending++;
-            e->indexed_due = 0;
-        }
-        return;
-    }
-    if (e->indexed_due > 0 && e->indexed_due <= due)
+    } else if (e->indexed_due > 0 && e->indexed_due <= due) {
         return; /* the index fires no later than the state needs */
-    argv[0] = "ZADD";
-    lens[0] = 4;
-    lens[2] = (size_t)snprintf(score, sizeof score, "%lld", (long long)due);
-    argv[2] = score;
-    argv[3] = e->cs.customer_id;
-    lens[3] = strlen(e->cs.customer_id);
-    if (vane_state_store_command(pl->store, 4, argv, lens, on_index_written, e) == VANE_OK) {
-        e->pins++;
-        pl->flush_pending++;
-        e->indexed_due = due;
-    } else {
-        pl->flush_failed = true;
-        e->indexed_due = -1;
     }
+    if (pl->niops == pl->iops_cap) {
+        size_t ncap = pl->iops_cap ? pl->iops_cap * 2 : 1024;
+        index_op_t *n = realloc(pl->iops, ncap * sizeof *n);
+        if (!n) {
+            pl->flush_failed = true;
+            e->indexed_due = -1;
+            return;
+        }
+        pl->iops = n;
+        pl->iops_cap = ncap;
+    }
+    pl->iops[pl->niops++] = (index_op_t){e, due};
+    e->pins++;
+    e->indexed_due = due == INT64_MAX ? 0 : due;
+}
+
+static int iop_cmp(const void *a, const void *b)
+{
+    const index_op_t *x = a, *y = b;
+    if (x->e->partition != y->e->partition)
+        return x->e->partition < y->e->partition ? -1 : 1;
+    bool xr = x->due == INT64_MAX, yr = y->due == INT64_MAX;
+    return xr == yr ? 0 : xr ? 1 : -1;
+}
+
+/* Send the collected index updates: one ZADD (score member pairs) and one ZREM per partition
+ * and flush, not one command per customer. */
+static void index_send(vane_pipeline_t *pl)
+{
+    if (!pl->niops)
+        return;
+    qsort(pl->iops, pl->niops, sizeof *pl->iops, iop_cmp);
+    size_t i = 0;
+    while (i < pl->niops) {
+        size_t j = i;
+        bool rem = pl->iops[i].due == INT64_MAX;
+        int32_t part = pl->iops[i].e->partition;
+        while (j < pl->niops && pl->iops[j].e->partition == part &&
+               (pl->iops[j].due == INT64_MAX) == rem)
+            j++;
+        size_t n = j - i;
+        size_t argc = 2 + (rem ? n : 2 * n);
+        const char **argv = malloc(argc * sizeof *argv);
+        size_t *lens = malloc(argc * sizeof *lens);
+        char *scores = rem ? NULL : malloc(n * 24);
+        index_batch_t *ib = malloc(sizeof *ib + n * sizeof ib->e[0]);
+        char key[128];
+        bool sent = false;
+        if (argv && lens && ib && (rem || scores)) {
+            argv[0] = rem ? "ZREM" : "ZADD";
+            lens[0] = 4;
+            lens[1] = timers_key(pl, part, key, sizeof key);
+            argv[1] = key;
+            size_t k = 2;
+            for (size_t x = 0; x < n; x++) {
+                vane_cache_entry_t *e = pl->iops[i + x].e;
+                if (!rem) {
+                    char *sc = scores + x * 24;
+                    lens[k] = (size_t)snprintf(sc, 24, "%lld", (long long)pl->iops[i + x].due);
+                    argv[k++] = sc;
+                }
+                argv[k] = e->cs.customer_id;
+                lens[k++] = strlen(e->cs.customer_id);
+                ib->e[x] = e;
+            }
+            ib->n = n;
+            sent = vane_state_store_command(pl->store, (int)argc, argv, lens, on_index_written,
+                                            ib) == VANE_OK;
+        }
+        if (sent) {
+            pl->flush_pending++;
+        } else {
+            pl->flush_failed = true;
+            for (size_t x = i; x < j; x++) {
+                pl->iops[x].e->pins--;
+                pl->iops[x].e->indexed_due = -1;
+                vane_cache_mark_dirty(pl->cache, pl->iops[x].e);
+            }
+            free(ib);
+        }
+        free(argv);
+        free(lens);
+        free(scores);
+        i = j;
+    }
+    pl->niops = 0;
 }
 
 /* Scan reply: customers of partition p whose indexed timer is due. */
@@ -612,6 +693,13 @@ static void scan_timers(vane_pipeline_t *pl, int64_t now)
     }
 }
 
+/* Every message produced in epoch x is acknowledged. Epochs in flight span less than the ring
+ * (maybe_flush waits otherwise), so x's slot is x's alone while x >= acked_floor. */
+static bool epoch_acked(const vane_pipeline_t *pl, uint64_t x)
+{
+    return x < pl->acked_floor || pl->outstanding[x % EPOCH_RING] == 0;
+}
+
 static void maybe_flush(vane_pipeline_t *pl, bool force)
 {
     (void)force;
@@ -643,6 +731,16 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
             e = next;
             continue;
         }
+        if (e->alert_epoch && !epoch_acked(pl, e->alert_epoch - 1)) {
+            /* Written now, the state would say "applied" for an event whose alert Kafka may
+             * still lose: a crash before the acknowledgement and the replay would skip the
+             * event without alerting again. It waits for a later write-back. */
+            vane_cache_mark_dirty(pl->cache, e);
+            pl->stats.writes_held++;
+            e = next;
+            continue;
+        }
+        e->alert_epoch = 0;
         e->state_changed = 0;
         vane_buf_reset(&pl->statebuf);
         if (vane_state_encode(&e->cs, &pl->statebuf) != VANE_OK ||
@@ -658,6 +756,7 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
         }
         e = next;
     }
+    index_send(pl);
     check_flush_done(pl);
 }
 
@@ -1192,10 +1291,11 @@ int vane_pipeline_run(const vane_pipeline_opts_t *opts)
     rc = pl->exit_code;
     VANE_LOG(VANE_LOG_INFO, "main",
              "stopped: consumed=%llu applied=%llu replay_skipped=%llu alerts=%llu "
-             "states_written=%llu",
+             "states_written=%llu writes_held=%llu",
              (unsigned long long)pl->stats.consumed, (unsigned long long)pl->stats.applied,
              (unsigned long long)pl->stats.replay_skipped, (unsigned long long)pl->stats.alerts,
-             (unsigned long long)pl->stats.states_written);
+             (unsigned long long)pl->stats.states_written,
+             (unsigned long long)pl->stats.writes_held);
 out_loop:
     if (pl->state != RUN_CLOSING && (pl->src || pl->sink || pl->store || pl->http)) {
         vane_http_stop(pl->http);
@@ -1219,6 +1319,7 @@ out:
     vane_engine_free(pl->eng);
     vane_ruleset_free(pl->rs);
     vane_buf_free(&pl->statebuf);
+    free(pl->iops);
     vane_buf_free(&pl->metrics_buf);
     vane_metrics_free(pl->reg);
     free(pl->lag_child);

@@ -65,6 +65,7 @@ typedef struct vane_pipeline_stats {
     uint64_t cache_hits, cache_misses, cache_evictions;
     uint64_t state_decode_errors;
     uint64_t flushes, flush_failures, states_written;
+    uint64_t writes_held; /* write-backs postponed until the state's alert was acknowledged */
     double flush_seconds_sum;
     uint64_t pauses; /* times consumption was paused */
     uint64_t rule_reloads, rule_reload_failures;

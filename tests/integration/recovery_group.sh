@@ -16,7 +16,6 @@ rc_gen_file
 for n in a b c; do
     vt_start_vane "run-$n" --group recovery "${RC_RUN_ARGS[@]}"
 done
-rc_gen_kafka_bg "$RATE"
 
 # The last "(N in total)" partition count an instance logged on assignment.
 assigned_total() {
@@ -33,6 +32,14 @@ all_three_working() {
     done
     (($(rc_counter run-a applied) + $(rc_counter run-b applied) + $(rc_counter run-c applied) >= EVENTS / 4))
 }
+all_three_assigned() {
+    local n
+    for n in a b c; do (($(assigned_total "run-$n") > 0)) || return 1; done
+}
+# The group settles first (three joins, several rebalances), so the stream, and the kill in
+# it, do not depend on how long that takes on a loaded machine.
+vt_wait_until 60 "all three instances to own partitions" all_three_assigned
+rc_gen_kafka_bg "$RATE"
 vt_wait_until 60 "all three instances to own partitions and apply events" all_three_working
 rc_gen_running || vt_fail "the generator finished before the kill: it would not land mid-stream"
 victim_parts=$(assigned_total run-b)
