@@ -164,7 +164,7 @@ class Report:
         for rep in reps:
             if rep.get("vane_error"):
                 return "not run: " + rep["vane_error"]
-        return "not run"
+        return "not run: this run recorded no value for it (see its section below)"
 
     # --- output -----------------------------------------------------------------------
     def w(self, s=""):
@@ -328,14 +328,14 @@ class Report:
             self.w("|---|---|---|---|---|---|---|")
             for lname, l in la["loads"].items():
                 if l.get("status") == "not run":
-                    self.w("| %s | - | %s | | | |" % (lname, cell(l.get("reason"))))
+                    self.w("| %s | - | %s | | | | |" % (lname, cell(l.get("reason"))))
                     continue
                 for who in ("relay", "vane"):
                     xs = [rep.get(who) for rep in l["reps"] if rep.get(who)]
                     if not xs:
                         err = next((rep.get("vane_error") for rep in l["reps"]
                                     if rep.get("vane_error")), None)
-                        self.w("| %s (%s/s) | %s | %s | | | |" % (
+                        self.w("| %s (%s/s) | %s | %s | | | | |" % (
                             lname, l["rate"], who, cell(("not run: " + err) if err else
                                                         "not run: " +
                                                         (self.r.get("vane_problem") or "?"))))
