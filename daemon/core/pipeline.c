@@ -260,14 +260,17 @@ static void apply(vane_pipeline_t *pl, vane_cache_entry_t *e, const vane_event_t
                   const rd_kafka_message_t *m)
 {
     vane_state_t *cs = &e->cs;
+    /* A replayed event is still stream progress: the partition's watermark moves with it, or
+     * an instance that took the partition over would fire its timers later than one that
+     * owned it all along. */
+    if (ev->event_time_ms > pl->part_max_time[m->partition])
+        pl->part_max_time[m->partition] = ev->event_time_ms;
     if (cs->last_partition == m->partition && m->offset <= cs->last_offset) {
         pl->stats.replay_skipped++;
         return;
     }
     int64_t now = wall_ms();
     pl->batch.count = 0;
-    if (ev->event_time_ms > pl->part_max_time[m->partition])
-        pl->part_max_time[m->partition] = ev->event_time_ms;
     /* Never past the event itself: while this customer's state was loading, other customers'
      * events may have moved the partition's watermark far ahead; its own pending events, applied
      * now, still prove it was active until their times. */
