@@ -45,8 +45,16 @@ done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-for tool in python3 redis-server redis-cli; do
-    command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool is missing (bash deploy/install-deps.sh --bench)" >&2; exit 1; }
+# Like deploy/test.sh and quickstart.sh: install what is missing (Debian 12, as root), so a
+# fresh clone writes the whole report, plots included.
+for tool in python3 redis-server redis-cli gnuplot cmake; do
+    if ! command -v "$tool" >/dev/null; then
+        if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+            echo "bench: $tool is missing; running deploy/install-deps.sh --bench" >&2
+            bash "$root/deploy/install-deps.sh" --bench >&2
+        fi
+        command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool is missing (bash deploy/install-deps.sh --bench)" >&2; exit 1; }
+    fi
 done
 
 build_type=Release
