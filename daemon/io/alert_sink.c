@@ -104,8 +104,6 @@ static void poll_cb(uv_poll_t *h, int status, int events)
     (void)events;
     if (status < 0)
         return;
-    if (!sink->rk)
-        return; /* closing */
     char buf[256];
     while (read(sink->pipefd[0], buf, sizeof buf) > 0) {
     }
