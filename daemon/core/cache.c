@@ -1,33 +1,43 @@
 #include "cache.h"
 
+#include "util/bigmem.h"
 #include "util/err.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
-#define SLAB_ENTRIES 256
-#define MSG_SLAB     1024
+#define SLAB_BYTES ((size_t)8 << 20) /* entries come in 8 MiB huge-page-backed slabs */
+#define MSG_SLAB   1024
 
 typedef struct slab {
     struct slab *next;
-    vane_cache_entry_t entries[SLAB_ENTRIES];
+    vane_cache_entry_t entries[]; /* SLAB_ENTRIES of them */
 } slab_t;
+
+#define SLAB_ENTRIES ((SLAB_BYTES - sizeof(slab_t)) / sizeof(vane_cache_entry_t))
 
 typedef struct msg_slab {
     struct msg_slab *next;
     vane_cache_msg_t nodes[MSG_SLAB];
 } msg_slab_t;
 
-/* Open addressing with linear probing; TOMB marks a deleted slot. */
+/* Open addressing with linear probing; TOMB marks a deleted slot. Each slot keeps the key's
+ * hash beside the entry pointer, so a probe touches an entry (a cache miss of its own) only on
+ * a full-hash match, and looking up an absent customer costs one or two table cache lines. */
 #define TOMB ((vane_cache_entry_t *)(uintptr_t)1)
 
+typedef struct slot {
+    uint64_t hash;
+    vane_cache_entry_t *e; /* NULL = empty, TOMB = deleted */
+} slot_t;
+
 struct vane_cache {
-    vane_cache_entry_t **table; /* owned; size is a power of two */
-    size_t mask;                /* table size - 1 */
-    size_t count;               /* live entries */
-    size_t used;                /* live + tombstones (drives rehash) */
-    size_t max_entries;         /* eviction target */
+    slot_t *table;      /* owned (bigmem); size is a power of two */
+    size_t mask;        /* table size - 1 */
+    size_t count;       /* live entries */
+    size_t used;        /* live + tombstones (drives rehash) */
+    size_t max_entries; /* eviction target */
     size_t ndirty;
     slab_t *slabs;                    /* owned */
     vane_cache_entry_t *free_entries; /* linked through dirty_next */
@@ -56,7 +66,7 @@ vane_cache_t *vane_cache_new(size_t max_entries)
     if (!c)
         return NULL;
     size_t size = pow2_at_least(max_entries * 2 + 16);
-    c->table = calloc(size, sizeof *c->table);
+    c->table = vane_bigmem_alloc(size * sizeof *c->table);
     if (!c->table)
         goto err;
     c->mask = size - 1;
@@ -73,7 +83,7 @@ void vane_cache_free(vane_cache_t *c, void (*release_msg)(void *msg))
         return;
     if (release_msg) {
         for (size_t i = 0; i <= c->mask; i++) {
-            vane_cache_entry_t *e = c->table[i];
+            vane_cache_entry_t *e = c->table[i].e;
             if (!e || e == TOMB)
                 continue;
             for (vane_cache_msg_t *m = e->pending_head; m; m = m->next)
@@ -82,13 +92,13 @@ void vane_cache_free(vane_cache_t *c, void (*release_msg)(void *msg))
     }
     for (slab_t *s = c->slabs, *n; s; s = n) {
         n = s->next;
-        free(s);
+        vane_bigmem_free(s, SLAB_BYTES);
     }
     for (msg_slab_t *s = c->msg_slabs, *n; s; s = n) {
         n = s->next;
         free(s);
     }
-    free(c->table);
+    vane_bigmem_free(c->table, (c->mask + 1) * sizeof *c->table);
     free(c);
 }
 
@@ -116,20 +126,20 @@ static void lru_push_head(vane_cache_t *c, vane_cache_entry_t *e)
         c->lru_tail = e;
 }
 
-static bool key_eq(const vane_cache_entry_t *e, uint64_t h, const char *id, size_t len)
+static bool key_eq(const vane_cache_entry_t *e, const char *id, size_t len)
 {
-    return e->hash == h && strlen(e->cs.customer_id) == len &&
-           memcmp(e->cs.customer_id, id, len) == 0;
+    return len <= VANE_ID_MAX && memcmp(e->cs.customer_id, id, len) == 0 &&
+           e->cs.customer_id[len] == '\0';
 }
 
 vane_cache_entry_t *vane_cache_get(vane_cache_t *c, const char *id, size_t len)
 {
     uint64_t h = hash_id(id, len);
     for (size_t i = h & c->mask;; i = (i + 1) & c->mask) {
-        vane_cache_entry_t *e = c->table[i];
+        vane_cache_entry_t *e = c->table[i].e;
         if (!e)
             return NULL;
-        if (e != TOMB && key_eq(e, h, id, len)) {
+        if (c->table[i].hash == h && e != TOMB && key_eq(e, id, len)) {
             if (c->lru_head != e) {
                 lru_unlink(c, e);
                 lru_push_head(c, e);
@@ -145,19 +155,19 @@ static int rehash(vane_cache_t *c)
     size_t size = c->mask + 1;
     if ((c->count + 1) * 2 > size)
         size *= 2;
-    vane_cache_entry_t **t = calloc(size, sizeof *t);
+    slot_t *t = vane_bigmem_alloc(size * sizeof *t);
     if (!t)
         return VANE_ENOMEM;
     for (size_t i = 0; i <= c->mask; i++) {
-        vane_cache_entry_t *e = c->table[i];
+        vane_cache_entry_t *e = c->table[i].e;
         if (!e || e == TOMB)
             continue;
         size_t j = e->hash & (size - 1);
-        while (t[j])
+        while (t[j].e)
             j = (j + 1) & (size - 1);
-        t[j] = e;
+        t[j] = c->table[i];
     }
-    free(c->table);
+    vane_bigmem_free(c->table, (c->mask + 1) * sizeof *c->table);
     c->table = t;
     c->mask = size - 1;
     c->used = c->count;
@@ -167,12 +177,13 @@ static int rehash(vane_cache_t *c)
 static vane_cache_entry_t *entry_alloc(vane_cache_t *c)
 {
     if (!c->free_entries) {
-        slab_t *s = malloc(sizeof *s);
+        slab_t *s = vane_bigmem_alloc(SLAB_BYTES);
         if (!s)
             return NULL;
         s->next = c->slabs;
         c->slabs = s;
-        for (int i = SLAB_ENTRIES - 1; i >= 0; i--) {
+        /* Hand entries out in address order, so a growing cache touches its slab front to back. */
+        for (size_t i = SLAB_ENTRIES; i-- > 0;) {
             s->entries[i].dirty_next = c->free_entries;
             c->free_entries = &s->entries[i];
         }
@@ -189,18 +200,20 @@ vane_cache_entry_t *vane_cache_add(vane_cache_t *c, const char *id, size_t len, 
     vane_cache_entry_t *e = entry_alloc(c);
     if (!e)
         return NULL;
-    memset(e, 0, sizeof *e);
+    /* cs is the first member and vane_state_init zeroes it: clear only the bookkeeping. */
+    memset((char *)e + sizeof e->cs, 0, sizeof *e - sizeof e->cs);
     vane_str_t key = {id, (uint32_t)len};
     vane_state_init(&e->cs, key);
     e->hash = hash_id(id, len);
     e->partition = partition;
     e->status = VANE_CACHE_LOADING;
     size_t i = e->hash & c->mask;
-    while (c->table[i] && c->table[i] != TOMB)
+    while (c->table[i].e && c->table[i].e != TOMB)
         i = (i + 1) & c->mask;
-    if (!c->table[i])
+    if (!c->table[i].e)
         c->used++;
-    c->table[i] = e;
+    c->table[i].hash = e->hash;
+    c->table[i].e = e;
     c->count++;
     lru_push_head(c, e);
     return e;
@@ -210,9 +223,9 @@ void vane_cache_remove(vane_cache_t *c, vane_cache_entry_t *e)
 {
     VANE_ASSERT(e->pins == 0 && !e->dirty && e->npending == 0);
     for (size_t i = e->hash & c->mask;; i = (i + 1) & c->mask) {
-        VANE_ASSERT(c->table[i] != NULL);
-        if (c->table[i] == e) {
-            c->table[i] = TOMB;
+        VANE_ASSERT(c->table[i].e != NULL);
+        if (c->table[i].e == e) {
+            c->table[i].e = TOMB;
             break;
         }
     }
@@ -324,7 +337,7 @@ size_t vane_cache_dirty_count(const vane_cache_t *c)
 void vane_cache_foreach(vane_cache_t *c, void (*fn)(vane_cache_entry_t *e, void *arg), void *arg)
 {
     for (size_t i = 0; i <= c->mask; i++) {
-        vane_cache_entry_t *e = c->table[i];
+        vane_cache_entry_t *e = c->table[i].e;
         if (e && e != TOMB)
             fn(e, arg);
     }

@@ -27,6 +27,12 @@ static const char *name_of(const char *const *names, int count, int v)
 /* Index 0 (UNSPECIFIED) is deliberately not matchable: it is the absence of a value. */
 static int parse_in(const char *const *names, int count, const char *s, size_t len)
 {
+    /* Exact (canonical upper-case) spelling first: the common case, without case folding. */
+    for (int i = 1; i < count; i++) {
+        if (names[i][0] == (len ? s[0] : '\0') && strncmp(names[i], s, len) == 0 &&
+            names[i][len] == '\0')
+            return i;
+    }
     for (int i = 1; i < count; i++) {
         if (strlen(names[i]) == len && strncasecmp(names[i], s, len) == 0)
             return i;

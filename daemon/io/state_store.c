@@ -1,17 +1,24 @@
 #include "state_store.h"
 
 #include "core/metrics.h"
+#include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define KEY_MAX  192
 #define REQ_SLAB 512
+/* hiredis 0.14 keeps unsent commands in one buffer (obuf) and, after every partial write,
+ * moves the unsent rest to its front: a 20 MB pipeline written 200 KB at a time moves ~2 GB.
+ * So commands wait in our own backlog (consumed by offset, no moves) and are handed to hiredis
+ * only while its buffer holds less than this; the copy per write stays below OBUF_HIGH. */
+#define OBUF_HIGH ((size_t)64 << 10)
 
 /* One command in flight. Replies arrive in order, so requests form a FIFO. */
 typedef struct req {
@@ -24,7 +31,8 @@ typedef struct req {
         vane_store_raw_cb raw;
     } cb;
     void *arg;
-    uint64_t sent_ns; /* uv_hrtime at issue */
+    uint64_t sent_ns; /* uv_hrtime when handed to hiredis */
+    size_t cmd_len;   /* bytes of its formatted command in the backlog */
 } req_t;
 
 enum { REQ_GET, REQ_SET, REQ_RAW, REQ_INTERNAL };
@@ -67,6 +75,10 @@ struct vane_state_store {
     char password[256];
     char prefix[64];
     req_t *fifo_head, *fifo_tail; /* in-flight requests, oldest first */
+    req_t *bl_head, *bl_tail;     /* backlog: formatted, not yet handed to hiredis */
+    vane_buf_t bl;                /* the backlog's commands (RESP), consumed from bl_off */
+    size_t bl_off;
+    bool disconnect_when_sent; /* close() waits for the backlog to reach hiredis */
     req_t *free_reqs;
     req_slab_t *slabs;
     vane_state_store_stats_t stats;
@@ -76,6 +88,8 @@ struct vane_state_store {
 /* ---------------------------------------------------------------------------------------
  * Adapter: arm the poll handle only when the wanted events change.
  * ------------------------------------------------------------------------------------- */
+
+static void pump(vane_state_store_t *st);
 
 static void adapter_poll_cb(uv_poll_t *h, int status, int events)
 {
@@ -95,6 +109,8 @@ static void adapter_poll_cb(uv_poll_t *h, int status, int events)
     if (a->ac && (events & UV_WRITABLE)) {
         a->st->stats.writes++;
         redisAsyncHandleWrite(a->ac);
+        if (a->ac)
+            pump(a->st);
     }
 }
 
@@ -197,12 +213,12 @@ static req_t *req_alloc(vane_state_store_t *st)
 static void req_enqueue(vane_state_store_t *st, req_t *r)
 {
     r->sent_ns = uv_hrtime();
+    r->next = NULL;
     if (st->fifo_tail)
         st->fifo_tail->next = r;
     else
         st->fifo_head = r;
     st->fifo_tail = r;
-    st->stats.inflight++;
 }
 
 /* Replies come in order: the answered request is the FIFO head. */
@@ -215,6 +231,134 @@ static void req_dequeue(vane_state_store_t *st, req_t *r)
     st->stats.inflight--;
     r->next = st->free_reqs;
     st->free_reqs = r;
+}
+
+/* Write "<c><n>\r\n" at p; returns the end. */
+static char *put_header(char *p, char c, size_t n)
+{
+    char digits[24];
+    int k = 0;
+    do {
+        digits[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    *p++ = c;
+    while (k)
+        *p++ = digits[--k];
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+/* Append argv as one RESP command to the backlog. 0 or VANE_ENOMEM (backlog unchanged). */
+static int format_command(vane_buf_t *b, int argc, const char **argv, const size_t *lens)
+{
+    size_t need = 16;
+    for (int i = 0; i < argc; i++)
+        need += lens[i] + 24;
+    if (vane_buf_reserve(b, need) != VANE_OK)
+        return VANE_ENOMEM;
+    char *p = b->data + b->len;
+    p = put_header(p, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        p = put_header(p, '$', lens[i]);
+        memcpy(p, argv[i], lens[i]);
+        p += lens[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    b->len = (size_t)(p - b->data);
+    return VANE_OK;
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata);
+
+/* Hand backlog commands to hiredis while its output buffer is short. A command hiredis
+ * refuses (the context is going away) stays queued; fail_backlog() answers it. */
+static void pump(vane_state_store_t *st)
+{
+    while (st->bl_head && st->ac && sdslen(st->ac->c.obuf) < OBUF_HIGH) {
+        req_t *r = st->bl_head;
+        if (redisAsyncFormattedCommand(st->ac, on_reply, r, st->bl.data + st->bl_off, r->cmd_len) !=
+            REDIS_OK)
+            return;
+        st->bl_off += r->cmd_len;
+        st->bl_head = r->next;
+        if (!st->bl_head)
+            st->bl_tail = NULL;
+        req_enqueue(st, r);
+    }
+    if (!st->bl_head) {
+        vane_buf_reset(&st->bl);
+        st->bl_off = 0;
+        if (st->disconnect_when_sent && st->ac) {
+            st->disconnect_when_sent = false;
+            redisAsyncDisconnect(st->ac); /* pending replies first, then on_disconnect */
+        }
+    } else if (st->bl_off > ((size_t)1 << 20) && st->bl_off * 2 > st->bl.len) {
+        /* Compact now and then so a backlog that never quite empties cannot grow forever. */
+        memmove(st->bl.data, st->bl.data + st->bl_off, st->bl.len - st->bl_off);
+        st->bl.len -= st->bl_off;
+        st->bl_off = 0;
+    }
+}
+
+/* Queue one command (argv copied into the backlog) and try to hand it to hiredis at once. */
+static int issue(vane_state_store_t *st, req_t *r, int argc, const char **argv, const size_t *lens)
+{
+    size_t before = st->bl.len;
+    if (format_command(&st->bl, argc, argv, lens) != VANE_OK) {
+        r->next = st->free_reqs;
+        st->free_reqs = r;
+        return VANE_ENOMEM;
+    }
+    r->cmd_len = st->bl.len - before;
+    r->next = NULL;
+    if (st->bl_tail)
+        st->bl_tail->next = r;
+    else
+        st->bl_head = r;
+    st->bl_tail = r;
+    st->stats.inflight++;
+    pump(st);
+    return VANE_OK;
+}
+
+static void call_failed(int kind, __typeof__(((req_t *)0)->cb) cb, void *arg)
+{
+    switch (kind) {
+    case REQ_GET:
+        cb.get(arg, VANE_EREDIS, NULL, 0);
+        break;
+    case REQ_SET:
+        cb.set(arg, VANE_EREDIS);
+        break;
+    default:
+        cb.raw(arg, VANE_EREDIS, NULL);
+        break;
+    }
+}
+
+/* The connection is gone: answer every backlog command with VANE_EREDIS, oldest first.
+ * Callbacks may issue commands; the store is down by then, so those are refused. */
+static void fail_backlog(vane_state_store_t *st)
+{
+    while (st->bl_head) {
+        req_t *r = st->bl_head;
+        st->bl_head = r->next;
+        if (!st->bl_head)
+            st->bl_tail = NULL;
+        int kind = r->kind;
+        void *arg = r->arg;
+        __typeof__(r->cb) cb = r->cb;
+        st->stats.inflight--;
+        st->stats.errors++;
+        r->next = st->free_reqs;
+        st->free_reqs = r;
+        call_failed(kind, cb, arg);
+    }
+    vane_buf_reset(&st->bl);
+    st->bl_off = 0;
 }
 
 static void set_up(vane_state_store_t *st, bool up, const char *why)
@@ -310,13 +454,7 @@ static int issue_internal(vane_state_store_t *st, int argc, const char **argv, c
     r->kind = REQ_INTERNAL;
     r->cb.raw = cb;
     r->arg = st;
-    if (redisAsyncCommandArgv(st->ac, on_reply, r, argc, argv, lens) != REDIS_OK) {
-        r->next = st->free_reqs;
-        st->free_reqs = r;
-        return VANE_EREDIS;
-    }
-    req_enqueue(st, r);
-    return VANE_OK;
+    return issue(st, r, argc, argv, lens);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -351,14 +489,17 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     vane_state_store_t *st = ac->data;
     st->ac = NULL;
+    st->disconnect_when_sent = false;
     if (st->closing) {
         set_up(st, false, "closed");
+        fail_backlog(st);
         maybe_finish_close(st);
         return;
     }
     const char *why = status == REDIS_OK ? "disconnected" : (ac->errstr[0] ? ac->errstr : "error");
     VANE_LOG(VANE_LOG_WARN, "redis", "connection lost: %s; reconnecting", why);
     set_up(st, false, why);
+    fail_backlog(st);
     schedule_reconnect(st);
 }
 
@@ -516,10 +657,20 @@ vane_state_store_t *vane_state_store_new(uv_loop_t *loop, const vane_state_store
 
 size_t vane_state_store_key(const vane_state_store_t *st, const char *id, char *buf, size_t cap)
 {
-    int n = snprintf(buf, cap, "%s:{%s}:s", st->prefix, id);
-    if (n < 0)
-        return 0;
-    return (size_t)n < cap ? (size_t)n : cap - 1;
+    size_t plen = strlen(st->prefix), ilen = strlen(id);
+    if (plen + ilen + 5 >= cap) { /* rare: truncate like snprintf would */
+        int n = snprintf(buf, cap, "%s:{%s}:s", st->prefix, id);
+        return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+    }
+    char *p = buf;
+    memcpy(p, st->prefix, plen);
+    p += plen;
+    *p++ = ':';
+    *p++ = '{';
+    memcpy(p, id, ilen);
+    p += ilen;
+    memcpy(p, "}:s", 4); /* NUL included */
+    return plen + ilen + 5;
 }
 
 int vane_state_store_get(vane_state_store_t *st, const char *id, vane_store_get_cb cb, void *arg)
@@ -536,14 +687,10 @@ int vane_state_store_get(vane_state_store_t *st, const char *id, vane_store_get_
     r->kind = REQ_GET;
     r->cb.get = cb;
     r->arg = arg;
-    if (redisAsyncCommandArgv(st->ac, on_reply, r, 2, argv, lens) != REDIS_OK) {
-        r->next = st->free_reqs;
-        st->free_reqs = r;
-        return VANE_EAGAIN;
-    }
-    req_enqueue(st, r);
-    st->stats.gets++;
-    return VANE_OK;
+    int rc = issue(st, r, 2, argv, lens);
+    if (rc == VANE_OK)
+        st->stats.gets++;
+    return rc;
 }
 
 int vane_state_store_set(vane_state_store_t *st, const char *id, const void *bytes, size_t len,
@@ -561,14 +708,10 @@ int vane_state_store_set(vane_state_store_t *st, const char *id, const void *byt
     r->kind = REQ_SET;
     r->cb.set = cb;
     r->arg = arg;
-    if (redisAsyncCommandArgv(st->ac, on_reply, r, 3, argv, lens) != REDIS_OK) {
-        r->next = st->free_reqs;
-        st->free_reqs = r;
-        return VANE_EAGAIN;
-    }
-    req_enqueue(st, r);
-    st->stats.sets++;
-    return VANE_OK;
+    int rc = issue(st, r, 3, argv, lens);
+    if (rc == VANE_OK)
+        st->stats.sets++;
+    return rc;
 }
 
 int vane_state_store_command(vane_state_store_t *st, int argc, const char **argv,
@@ -582,13 +725,7 @@ int vane_state_store_command(vane_state_store_t *st, int argc, const char **argv
     r->kind = REQ_RAW;
     r->cb.raw = cb;
     r->arg = arg;
-    if (redisAsyncCommandArgv(st->ac, on_reply, r, argc, argv, argvlen) != REDIS_OK) {
-        r->next = st->free_reqs;
-        st->free_reqs = r;
-        return VANE_EAGAIN;
-    }
-    req_enqueue(st, r);
-    return VANE_OK;
+    return issue(st, r, argc, argv, argvlen);
 }
 
 void vane_state_store_set_rtt_histogram(vane_state_store_t *st, struct vane_histogram *h)
@@ -623,6 +760,7 @@ static void maybe_finish_close(vane_state_store_t *st)
         n = s->next;
         free(s);
     }
+    vane_buf_free(&st->bl);
     free(st);
     if (done)
         done(arg);
@@ -642,7 +780,9 @@ void vane_state_store_close(vane_state_store_t *st, void (*done)(void *arg), voi
     uv_timer_stop(&st->watchdog);
     uv_close((uv_handle_t *)&st->reconnect_timer, timer_closed);
     uv_close((uv_handle_t *)&st->watchdog, timer_closed);
-    if (st->ac && st->connected) {
+    if (st->ac && st->connected && st->bl_head) {
+        st->disconnect_when_sent = true; /* pump() disconnects once hiredis has them all */
+    } else if (st->ac && st->connected) {
         redisAsyncDisconnect(st->ac); /* pending replies first, then on_disconnect */
     } else if (st->ac) {
         /* Still connecting: hiredis calls no disconnect callback for it; free it here. */

@@ -3,7 +3,10 @@
  * Keys: "<prefix>:{<customer_id>}:s" holds the protobuf vane.v1.CustomerState. The {...}
  * hash tag keeps every key of one customer in one Redis Cluster slot, and nothing here
  * needs a cross-key transaction. Commands are pipelined: every get/set issued during one loop
- * iteration goes out in one write when the socket becomes writable.
+ * iteration goes out in one write when the socket becomes writable. Commands are formatted into
+ * the store's own backlog and handed to hiredis only while its output buffer is short (hiredis
+ * 0.14 moves its whole unsent buffer after each partial write, quadratic for big pipelines);
+ * replies and callbacks keep the order of issue.
  *
  * vane's own libuv adapter (not hiredis' stock one) re-arms the poll handle only when the
  * wanted events change, so a batch of N commands costs one epoll_ctl, not N.

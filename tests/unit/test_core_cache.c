@@ -56,6 +56,10 @@ static void test_cache_many_keys_rehash(void **state)
         assert_string_equal(e->cs.customer_id, id);
         assert_int_equal(e->partition, i % 16);
     }
+    /* Prefixes and extensions of stored ids are different customers. */
+    assert_null(vane_cache_get(c, "cust-", 5));
+    assert_null(vane_cache_get(c, "cust-49990", 10));
+    assert_null(vane_cache_get(c, "cust-1x", 7));
     vane_cache_free(c, NULL);
 }
 
