@@ -38,6 +38,9 @@ void vane_state_init(vane_state_t *cs, vane_str_t customer_id);
 /* Append the protobuf encoding of *cs to out. Returns 0 or VANE_ENOMEM. No allocation beyond
  * out's growth. */
 int vane_state_encode(const vane_state_t *cs, vane_buf_t *out);
+/* The same encoding through protobuf-c's pack: slower; the oracle the tests compare
+ * vane_state_encode with (they must produce identical bytes). */
+int vane__state_encode_reference(const vane_state_t *cs, vane_buf_t *out);
 
 /* Decode bytes into *cs (fully overwritten). Returns 0, VANE_EPARSE (malformed),
  * VANE_EVERSION (written by a newer vane) or VANE_ERANGE (a value out of bounds). */
