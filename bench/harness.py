@@ -891,8 +891,19 @@ def sc_redis(b, par, state_size):
         args = ["--count", str(par["redis_cmds"]), "--size", str(state_size), "--pipeline",
                 "512"]
         args += ["--socket", b.redis_sock] if b.redis_sock else []
-        rows.append({"rep": r + 1, "floor": b.measure("redis floor #%d" % (r + 1),
-                                                      lambda: b.limit("redis", args))})
+        row = {"rep": r + 1, "floor": b.measure("redis floor #%d" % (r + 1),
+                                                lambda: b.limit("redis", args))}
+        # The numerator: the same SETs through vane's own client path (daemon/io/state_store.c
+        # on a libuv loop), bench/limits/store.c.
+        b.rcli("FLUSHALL")
+        try:
+            row["vane"] = b.measure("vane redis client #%d" % (r + 1),
+                                    lambda: b.limit("store", args))
+            row["client_cpu_ratio"] = row["vane"]["client_cpu_ns_per_cmd"] / \
+                row["floor"]["client_cpu_ns_per_cmd"]
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            row["vane_error"] = str(e)
+        rows.append(row)
     b.rcli("FLUSHALL")
     return {"status": "ok", "reps": rows, "state_size": state_size}
 
