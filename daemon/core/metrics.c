@@ -483,7 +483,9 @@ int vane_metrics_std_init(vane_metrics_t *reg, vane_metrics_std_t *std, const ch
     SIMPLE(std->dirty_states, vane_metrics_gauge, "vane_dirty_states", VANE_METRIC_GAUGE,
            "Customer states changed in memory and not yet written to Redis.", NULL, 0);
     SIMPLE(std->redis_connected, vane_metrics_gauge, "vane_redis_connected", VANE_METRIC_GAUGE,
-           "1 while the Redis connection is up, 0 while reconnecting.", NULL, 0);
+           "1 while both Redis connections (state loads, write-back) are up, 0 while "
+           "reconnecting.",
+           NULL, 0);
 
     /* process */
     SIMPLE(std->ready, vane_metrics_gauge, "vane_ready", VANE_METRIC_GAUGE,

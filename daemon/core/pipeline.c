@@ -54,6 +54,12 @@ struct vane_pipeline {
     vane_kafka_source_t *src;
     vane_alert_sink_t *sink;
     vane_state_store_t *store;
+    /* State loads (GETs) go over a connection of their own: behind a write-back of 100,000
+     * SETs on one connection a GET waited ~100 ms, and consumption paused on "waiting for
+     * state loads". Ordering holds without a shared connection: a customer is (re)loaded only
+     * when it is not cached, and an entry leaves the cache only once its SETs were answered. */
+    vane_state_store_t *rstore;
+    bool wup, rup; /* each connection up; store_up = both */
     vane_cache_t *cache;
     vane_offsets_t *offsets;
     vane_decoder_t *dec;
@@ -319,7 +325,7 @@ static void on_state_loaded(void *arg, int status, const char *bytes, size_t len
 static void issue_load(vane_pipeline_t *pl, vane_cache_entry_t *e)
 {
     e->load_failed = 0;
-    if (vane_state_store_get(pl->store, e->cs.customer_id, on_state_loaded, e) != VANE_OK) {
+    if (vane_state_store_get(pl->rstore, e->cs.customer_id, on_state_loaded, e) != VANE_OK) {
         e->load_failed = 1; /* retried when Redis is back */
         return;
     }
@@ -948,9 +954,11 @@ static void retry_load_cb(vane_cache_entry_t *e, void *arg)
         issue_load(pl, e);
 }
 
-static void on_store_state(void *arg, bool up, const char *why)
+static void store_state_changed(vane_pipeline_t *pl, const char *why)
 {
-    vane_pipeline_t *pl = arg;
+    bool up = pl->wup && pl->rup;
+    if (up == pl->store_up)
+        return;
     pl->store_up = up;
     if (up) {
         vane_cache_foreach(pl->cache, retry_load_cb, pl);
@@ -959,6 +967,20 @@ static void on_store_state(void *arg, bool up, const char *why)
         VANE_LOG(VANE_LOG_WARN, "redis", "state store unavailable (%s): pausing consumption", why);
     }
     update_pause(pl);
+}
+
+static void on_wstore_state(void *arg, bool up, const char *why)
+{
+    vane_pipeline_t *pl = arg;
+    pl->wup = up;
+    store_state_changed(pl, why);
+}
+
+static void on_rstore_state(void *arg, bool up, const char *why)
+{
+    vane_pipeline_t *pl = arg;
+    pl->rup = up;
+    store_state_changed(pl, why);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -1170,13 +1192,15 @@ static void close_all(vane_pipeline_t *pl)
     pl->http = NULL;
     /* Consumer first (leaves the group, commits stored offsets), then the producer (waits for
      * outstanding deliveries), then Redis. */
-    pl->closing_handles += 3;
+    pl->closing_handles += 4;
     vane_kafka_source_close(pl->src, component_closed, pl);
     pl->src = NULL;
     vane_alert_sink_close(pl->sink, 5000, component_closed, pl);
     pl->sink = NULL;
     vane_state_store_close(pl->store, component_closed, pl);
     pl->store = NULL;
+    vane_state_store_close(pl->rstore, component_closed, pl);
+    pl->rstore = NULL;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -1246,12 +1270,16 @@ int vane_pipeline_run(const vane_pipeline_opts_t *opts)
 
     if (uv_loop_init(&pl->loop) != 0)
         goto out;
-    pl->store = vane_state_store_new(&pl->loop, &opts->store, on_store_state, pl, err, sizeof err);
-    if (!pl->store) {
+    pl->store = vane_state_store_new(&pl->loop, &opts->store, on_wstore_state, pl, err, sizeof err);
+    if (pl->store)
+        pl->rstore =
+            vane_state_store_new(&pl->loop, &opts->store, on_rstore_state, pl, err, sizeof err);
+    if (!pl->store || !pl->rstore) {
         VANE_LOG(VANE_LOG_ERROR, "redis", "%s", err);
         goto out_loop;
     }
     vane_state_store_set_rtt_histogram(pl->store, pl->m.redis_roundtrip);
+    vane_state_store_set_rtt_histogram(pl->rstore, pl->m.redis_roundtrip);
     if (opts->http_listen && *opts->http_listen && strcmp(opts->http_listen, "off") != 0) {
         vane_http_opts_t ho = {
             .listen = opts->http_listen,
@@ -1312,7 +1340,7 @@ int vane_pipeline_run(const vane_pipeline_opts_t *opts)
              (unsigned long long)pl->stats.states_written,
              (unsigned long long)pl->stats.writes_held);
 out_loop:
-    if (pl->state != RUN_CLOSING && (pl->src || pl->sink || pl->store || pl->http)) {
+    if (pl->state != RUN_CLOSING && (pl->src || pl->sink || pl->store || pl->rstore || pl->http)) {
         vane_http_stop(pl->http);
         /* Startup failed part-way: close what was opened. */
         if (pl->src)
@@ -1321,6 +1349,8 @@ out_loop:
             vane_alert_sink_close(pl->sink, 1000, NULL, NULL);
         if (pl->store)
             vane_state_store_close(pl->store, NULL, NULL);
+        if (pl->rstore)
+            vane_state_store_close(pl->rstore, NULL, NULL);
         uv_run(&pl->loop, UV_RUN_DEFAULT);
         rc = 1;
     }
