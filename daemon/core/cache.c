@@ -5,10 +5,16 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <xxhash.h>
 
-#define SLAB_BYTES ((size_t)8 << 20) /* entries come in 8 MiB huge-page-backed slabs */
-#define MSG_SLAB   1024
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+#define SLAB_BYTES     ((size_t)8 << 20) /* entries come in 8 MiB huge-page-backed slabs */
+#define MSG_SLAB       1024
+#define EVICT_MAX_SKIP 4096 /* consecutive unevictable entries before an eviction pass gives up */
 
 typedef struct slab {
     struct slab *next;
@@ -41,6 +47,7 @@ struct vane_cache {
     size_t ndirty;
     slab_t *slabs;                    /* owned */
     vane_cache_entry_t *free_entries; /* linked through dirty_next */
+    size_t nfree;                     /* entries on free_entries */
     msg_slab_t *msg_slabs;            /* owned */
     vane_cache_msg_t *free_msgs;
     vane_cache_entry_t *lru_head, *lru_tail;
@@ -174,22 +181,59 @@ static int rehash(vane_cache_t *c)
     return VANE_OK;
 }
 
+void *vane_cache_slab_new(void)
+{
+    slab_t *s = vane_bigmem_alloc(SLAB_BYTES);
+    if (!s)
+        return NULL;
+    if (madvise(s, SLAB_BYTES, MADV_POPULATE_WRITE) != 0) {
+        /* Older kernels: fault the pages in by touching them. */
+        volatile char *p = (volatile char *)s;
+        for (size_t off = 0; off < SLAB_BYTES; off += 4096)
+            p[off] = 0;
+    }
+    return s;
+}
+
+void vane_cache_slab_give(vane_cache_t *c, void *slab)
+{
+    slab_t *s = slab;
+    s->next = c->slabs;
+    c->slabs = s;
+    /* Hand entries out in address order, so a growing cache touches its slab front to back. */
+    for (size_t i = SLAB_ENTRIES; i-- > 0;) {
+        s->entries[i].dirty_next = c->free_entries;
+        c->free_entries = &s->entries[i];
+    }
+    c->nfree += SLAB_ENTRIES;
+}
+
+size_t vane_cache_spare(const vane_cache_t *c)
+{
+    return c->nfree;
+}
+
+size_t vane_cache_slab_entries(void)
+{
+    return SLAB_ENTRIES;
+}
+
+size_t vane_cache_max(const vane_cache_t *c)
+{
+    return c->max_entries;
+}
+
 static vane_cache_entry_t *entry_alloc(vane_cache_t *c)
 {
     if (!c->free_entries) {
-        slab_t *s = vane_bigmem_alloc(SLAB_BYTES);
+        slab_t *s = vane_bigmem_alloc(SLAB_BYTES); /* faulted in on first use, on this thread */
         if (!s)
             return NULL;
-        s->next = c->slabs;
-        c->slabs = s;
-        /* Hand entries out in address order, so a growing cache touches its slab front to back. */
-        for (size_t i = SLAB_ENTRIES; i-- > 0;) {
-            s->entries[i].dirty_next = c->free_entries;
-            c->free_entries = &s->entries[i];
-        }
+        vane_cache_slab_give(c, s);
     }
     vane_cache_entry_t *e = c->free_entries;
     c->free_entries = e->dirty_next;
+    c->nfree--;
     return e;
 }
 
@@ -233,6 +277,7 @@ void vane_cache_remove(vane_cache_t *c, vane_cache_entry_t *e)
     lru_unlink(c, e);
     e->dirty_next = c->free_entries;
     c->free_entries = e;
+    c->nfree++;
 }
 
 int vane_cache_push_pending(vane_cache_t *c, vane_cache_entry_t *e, void *msg)
@@ -314,11 +359,19 @@ size_t vane_cache_evict(vane_cache_t *c, int32_t partition)
         }
         return n;
     }
-    for (vane_cache_entry_t *e = c->lru_tail, *prev; e && c->count > c->max_entries; e = prev) {
+    /* From the least recently used end. Entries that cannot go (dirty, pinned, loading) were
+     * mostly used recently, so a long run of them means the rest are too: stop there instead
+     * of walking the whole list on every call while the cache is over its limit. */
+    size_t skipped = 0;
+    for (vane_cache_entry_t *e = c->lru_tail, *prev;
+         e && c->count > c->max_entries && skipped < EVICT_MAX_SKIP; e = prev) {
         prev = e->lru_prev;
         if (evictable(e)) {
             vane_cache_remove(c, e);
             n++;
+            skipped = 0;
+        } else {
+            skipped++;
         }
     }
     return n;

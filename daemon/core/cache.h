@@ -82,8 +82,20 @@ vane_cache_entry_t *vane_cache_take_dirty(vane_cache_t *c);
 
 /* Evict clean, unpinned READY entries from the LRU tail until the count is within the limit
  * (or, with partition >= 0, every such entry of that partition regardless of the limit).
- * Returns the number evicted. */
+ * Toward the limit, a pass stops after 4,096 unevictable entries in a row (the rest were used
+ * more recently still), so it costs O(evicted), not O(cache). Returns the number evicted. */
 size_t vane_cache_evict(vane_cache_t *c, int32_t partition);
+
+/* Spare entry memory, prepared off the loop thread. A new slab's pages are faulted in by
+ * vane_cache_slab_new (thread-safe, touches no cache), so a worker thread can pay the kernel's
+ * page zeroing instead of the event loop; vane_cache_slab_give (loop thread) hands it to the
+ * cache. vane_cache_spare tells how many free entries the cache has before it must allocate
+ * itself, vane_cache_slab_entries how many one slab holds. */
+void *vane_cache_slab_new(void);
+void vane_cache_slab_give(vane_cache_t *c, void *slab);
+size_t vane_cache_spare(const vane_cache_t *c);
+size_t vane_cache_slab_entries(void);
+size_t vane_cache_max(const vane_cache_t *c);
 
 size_t vane_cache_count(const vane_cache_t *c);
 size_t vane_cache_dirty_count(const vane_cache_t *c);

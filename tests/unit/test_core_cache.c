@@ -63,6 +63,56 @@ static void test_cache_many_keys_rehash(void **state)
     vane_cache_free(c, NULL);
 }
 
+/* Slabs prepared elsewhere (a worker thread in the daemon) become spare entries. */
+static void test_cache_slab_give_and_spare(void **state)
+{
+    (void)state;
+    vane_cache_t *c = vane_cache_new(10);
+    assert_int_equal(vane_cache_spare(c), 0);
+    void *slab = vane_cache_slab_new();
+    assert_non_null(slab);
+    vane_cache_slab_give(c, slab);
+    size_t per = vane_cache_slab_entries();
+    assert_true(per > 1000);
+    assert_int_equal(vane_cache_spare(c), per);
+    vane_cache_entry_t *e = add(c, "A", 0);
+    add(c, "B", 0);
+    assert_int_equal(vane_cache_spare(c), per - 2);
+    e->status = VANE_CACHE_READY;
+    vane_cache_remove(c, e);
+    assert_int_equal(vane_cache_spare(c), per - 1);
+    assert_int_equal(vane_cache_max(c), 10);
+    vane_cache_free(c, NULL); /* frees the given slab too */
+}
+
+/* An eviction pass over the limit stops after a long run of unevictable (dirty) entries at the
+ * old end instead of walking the whole cache; evictable ones behind a short run still go. */
+static void test_cache_evict_gives_up_on_long_unevictable_run(void **state)
+{
+    (void)state;
+    char id[32];
+    for (int run = 0; run < 2; run++) {
+        int ndirty = run == 0 ? 100 : 5000; /* below, then above the 4,096 bound */
+        vane_cache_t *c = vane_cache_new(1);
+        for (int i = 0; i < 6000; i++) {
+            snprintf(id, sizeof id, "c%d", i);
+            vane_cache_entry_t *e = add(c, id, 0);
+            e->status = VANE_CACHE_READY;
+            if (i < ndirty)
+                vane_cache_mark_dirty(c, e); /* the oldest entries: the LRU tail */
+        }
+        size_t n = vane_cache_evict(c, -1);
+        if (run == 0) {
+            assert_int_equal(n, 6000 - ndirty);
+            assert_int_equal(vane_cache_count(c), (size_t)ndirty);
+        } else {
+            assert_int_equal(n, 0);
+            assert_int_equal(vane_cache_count(c), 6000);
+        }
+        vane_cache_free(c, NULL);
+    }
+}
+
 static int released;
 static void release(void *m)
 {
@@ -176,6 +226,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_add_get_remove),
+        cmocka_unit_test(test_cache_slab_give_and_spare),
+        cmocka_unit_test(test_cache_evict_gives_up_on_long_unevictable_run),
         cmocka_unit_test(test_cache_many_keys_rehash),
         cmocka_unit_test(test_cache_pending_fifo),
         cmocka_unit_test(test_cache_dirty_and_evict),
