@@ -280,7 +280,8 @@ void vane_cache_remove(vane_cache_t *c, vane_cache_entry_t *e)
     c->nfree++;
 }
 
-int vane_cache_push_pending(vane_cache_t *c, vane_cache_entry_t *e, void *msg)
+int vane_cache_push_pending_ev(vane_cache_t *c, vane_cache_entry_t *e, void *msg,
+                               const vane_event_t *ev)
 {
     if (!c->free_msgs) {
         msg_slab_t *s = malloc(sizeof *s);
@@ -297,6 +298,9 @@ int vane_cache_push_pending(vane_cache_t *c, vane_cache_entry_t *e, void *msg)
     c->free_msgs = m->next;
     m->msg = msg;
     m->next = NULL;
+    m->has_ev = ev != NULL;
+    if (ev)
+        m->ev = *ev;
     if (e->pending_tail)
         e->pending_tail->next = m;
     else
@@ -306,7 +310,13 @@ int vane_cache_push_pending(vane_cache_t *c, vane_cache_entry_t *e, void *msg)
     return VANE_OK;
 }
 
-void *vane_cache_pop_pending(vane_cache_t *c, vane_cache_entry_t *e)
+int vane_cache_push_pending(vane_cache_t *c, vane_cache_entry_t *e, void *msg)
+{
+    return vane_cache_push_pending_ev(c, e, msg, NULL);
+}
+
+void *vane_cache_pop_pending_ev(vane_cache_t *c, vane_cache_entry_t *e, vane_event_t *ev_out,
+                                bool *has_ev)
 {
     vane_cache_msg_t *m = e->pending_head;
     if (!m)
@@ -316,9 +326,18 @@ void *vane_cache_pop_pending(vane_cache_t *c, vane_cache_entry_t *e)
         e->pending_tail = NULL;
     e->npending--;
     void *msg = m->msg;
+    if (has_ev)
+        *has_ev = m->has_ev && ev_out;
+    if (m->has_ev && ev_out)
+        *ev_out = m->ev;
     m->next = c->free_msgs;
     c->free_msgs = m;
     return msg;
+}
+
+void *vane_cache_pop_pending(vane_cache_t *c, vane_cache_entry_t *e)
+{
+    return vane_cache_pop_pending_ev(c, e, NULL, NULL);
 }
 
 void vane_cache_mark_dirty(vane_cache_t *c, vane_cache_entry_t *e)

@@ -31,6 +31,8 @@ typedef enum vane_cache_status {
 typedef struct vane_cache_msg {
     void *msg;                   /* opaque to the cache (the daemon's Kafka message) */
     struct vane_cache_msg *next; /* FIFO link */
+    bool has_ev;                 /* ev holds the message's decoded event */
+    vane_event_t ev;             /* borrows from msg's bytes only (see push_pending_ev) */
 } vane_cache_msg_t;
 
 typedef struct vane_cache_entry {
@@ -73,6 +75,13 @@ void vane_cache_remove(vane_cache_t *c, vane_cache_entry_t *e);
 int vane_cache_push_pending(vane_cache_t *c, vane_cache_entry_t *e, void *msg);
 /* Pop the oldest pending message of e; NULL when none. */
 void *vane_cache_pop_pending(vane_cache_t *c, vane_cache_entry_t *e);
+/* The same, keeping msg's decoded event beside it so it is not decoded twice. ev may be NULL;
+ * when given, it must borrow only from msg's own bytes (which live as long as msg), never
+ * from a decoder's scratch space. pop copies it to *ev_out and returns whether there was one. */
+int vane_cache_push_pending_ev(vane_cache_t *c, vane_cache_entry_t *e, void *msg,
+                               const vane_event_t *ev);
+void *vane_cache_pop_pending_ev(vane_cache_t *c, vane_cache_entry_t *e, vane_event_t *ev_out,
+                                bool *has_ev);
 
 /* Mark e dirty (idempotent). */
 void vane_cache_mark_dirty(vane_cache_t *c, vane_cache_entry_t *e);

@@ -345,11 +345,12 @@ static vane_pipeline_t *the_pipeline;
 static void drain_pending(vane_pipeline_t *pl, vane_cache_entry_t *e)
 {
     rd_kafka_message_t *m;
-    while ((m = vane_cache_pop_pending(pl->cache, e)) != NULL) {
+    vane_event_t ev;
+    bool has_ev;
+    while ((m = vane_cache_pop_pending_ev(pl->cache, e, &ev, &has_ev)) != NULL) {
         pl->waiting--;
-        vane_event_t ev;
         if (vane_offsets_assigned(pl->offsets, m->partition) && !pl->revoke_lost &&
-            decode(pl, m, &ev, false) == VANE_OK)
+            (has_ev || decode(pl, m, &ev, false) == VANE_OK))
             apply(pl, e, &ev, m);
         vane_offsets_done_offset(pl->offsets, m->partition, m->offset);
         rd_kafka_message_destroy(m);
@@ -394,6 +395,29 @@ static void on_state_loaded(void *arg, int status, const char *bytes, size_t len
     maybe_finish_drain(pl);
 }
 
+static bool str_within(vane_str_t s, const char *base, size_t len)
+{
+    uintptr_t p = (uintptr_t)s.p, b = (uintptr_t)base;
+    return s.len == 0 || (p >= b && p - b <= len && s.len <= len - (p - b));
+}
+
+/* Does every string of ev point into [base, base+len)? Then ev stays valid as long as the
+ * message does, and need not be decoded again after a state load. */
+static bool borrows_only_from(const vane_event_t *ev, const void *base_, size_t len)
+{
+    const char *base = base_;
+    const vane_str_t all[] = {
+        ev->event_id,           ev->customer_id,           ev->txn.product_id,
+        ev->txn.currency,       ev->txn.counterparty_bank, ev->login.device_id,
+        ev->eng.product_id,     ev->eng.service,           ev->profile.segment,
+        ev->profile.manager_id, ev->profile.tier,
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!str_within(all[i], base, len))
+            return false;
+    return true;
+}
+
 static void process_message(vane_pipeline_t *pl, rd_kafka_message_t *m)
 {
     pl->stats.consumed++;
@@ -430,9 +454,11 @@ static void process_message(vane_pipeline_t *pl, rd_kafka_message_t *m)
         }
         issue_load(pl, e);
     }
-    /* Wait behind the load (per-customer order holds; other customers go on). */
+    /* Wait behind the load (per-customer order holds; other customers go on), with the decoded
+     * event when it points only into the message's own bytes (JSON without escapes). */
     if (vane_offsets_wait(pl->offsets, p, m->offset) < 0 ||
-        vane_cache_push_pending(pl->cache, e, m) != VANE_OK) {
+        vane_cache_push_pending_ev(
+            pl->cache, e, m, borrows_only_from(&ev, m->payload, m->len) ? &ev : NULL) != VANE_OK) {
         VANE_LOG(VANE_LOG_ERROR, "engine", "out of memory queueing a message");
         rd_kafka_message_destroy(m);
         return;

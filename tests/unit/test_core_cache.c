@@ -113,6 +113,30 @@ static void test_cache_evict_gives_up_on_long_unevictable_run(void **state)
     }
 }
 
+/* A pending message can carry its decoded event; pop hands it back, or says there is none. */
+static void test_cache_pending_with_event(void **state)
+{
+    (void)state;
+    vane_cache_t *c = vane_cache_new(10);
+    vane_cache_entry_t *e = add(c, "A", 0);
+    int m1, m2;
+    vane_event_t ev = {0}, out;
+    ev.event_time_ms = 1234;
+    ev.customer_id = vane_str_c("A");
+    assert_int_equal(vane_cache_push_pending_ev(c, e, &m1, &ev), 0);
+    assert_int_equal(vane_cache_push_pending_ev(c, e, &m2, NULL), 0);
+    bool has = false;
+    memset(&out, 0, sizeof out);
+    assert_ptr_equal(vane_cache_pop_pending_ev(c, e, &out, &has), &m1);
+    assert_true(has);
+    assert_int_equal(out.event_time_ms, 1234);
+    assert_ptr_equal(vane_cache_pop_pending_ev(c, e, &out, &has), &m2);
+    assert_false(has);
+    assert_null(vane_cache_pop_pending_ev(c, e, &out, &has));
+    e->status = VANE_CACHE_READY;
+    vane_cache_free(c, NULL);
+}
+
 static int released;
 static void release(void *m)
 {
@@ -227,6 +251,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_add_get_remove),
         cmocka_unit_test(test_cache_slab_give_and_spare),
+        cmocka_unit_test(test_cache_pending_with_event),
         cmocka_unit_test(test_cache_evict_gives_up_on_long_unevictable_run),
         cmocka_unit_test(test_cache_many_keys_rehash),
         cmocka_unit_test(test_cache_pending_fifo),
