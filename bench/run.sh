@@ -13,6 +13,7 @@
 #   --no-build       do not (re)build; DIR must already hold vane and bench/limit_*
 #   --mock           use bench's own librdkafka mock cluster even when `vane broker` exists
 #   --only GROUPS    comma-separated: throughput,engine,decode,latency,redis,memory
+#   --max-rate R     vane's max events/s for latency at 50% of max when throughput is not run
 #
 # Builds Release, starts what it needs, runs every scenario, writes DIR/REPORT.md,
 # DIR/results.json and DIR/*.png. Every process it starts is stopped on exit. Method and
@@ -36,7 +37,8 @@ while (($#)); do
     --no-build) build=0 ;;
     --mock) pass+=(--mock) ;;
     --only) pass+=(--only "$2"); shift ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    --max-rate) pass+=(--max-rate "$2"); shift ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift

@@ -4,7 +4,8 @@
  *             [--rate 200] [--seconds 20] [--warmup-s 2] [--drain-s 5] [--tag run1]
  *             [--score 2] [--lat-file PATH] [-X key=value ...]   (-X applies to the producer)
  *
- * Sends --rate events per second for --seconds, each a SURVEY with a detractor score for a
+ * Sends --rate events per second for --seconds (or fewer, when its producer cannot keep up:
+ * sending stops at --seconds whatever was sent), each a SURVEY with a detractor score for a
  * customer of its own (so every event triggers exactly one alert under the default rules and
  * no episode cooldown can hold one back). event_id is "lat-<seq>"; the probe reads every
  * message on --out from the high watermark on and matches the first "lat-<seq>" in its bytes,
@@ -107,9 +108,19 @@ int main(int argc, char **argv)
     int64_t t0 = bench_now_ns();
     double interval_ns = 1e9 / rate;
     int64_t end_ns = 0;
+    /* Sending stops at t0 + seconds even when the producer fell behind the offered rate, so an
+     * overloaded run ends on time (and reports the rate it achieved) instead of running on
+     * until every planned event is out. */
+    const int64_t deadline_ns = t0 + (int64_t)(seconds * 1e9);
+    size_t limit = total;
     while (!stop) {
         int64_t now = bench_now_ns();
-        while (nsent < total && now >= t0 + (int64_t)((double)nsent * interval_ns)) {
+        if (nsent < limit && now >= deadline_ns) {
+            limit = nsent;
+            end_ns = now + (int64_t)(drain * 1e9);
+        }
+        while (nsent < limit && now >= t0 + (int64_t)((double)nsent * interval_ns) &&
+               (now = bench_now_ns()) < deadline_ns) {
             char buf[256], cust[48];
             snprintf(cust, sizeof(cust), "L%s-%zu", tag, nsent);
             int n = snprintf(buf, sizeof(buf),
@@ -134,11 +145,11 @@ int main(int argc, char **argv)
                 bench_die("produce: %s", rd_kafka_err2str(e));
             nsent++;
             last_sent_ns = bench_now_ns();
-            if (nsent == total)
+            if (nsent == limit)
                 end_ns = bench_now_ns() + (int64_t)(drain * 1e9);
         }
         rd_kafka_poll(rp, 0);
-        int64_t next = nsent < total ? t0 + (int64_t)((double)nsent * interval_ns) : now + 5000000;
+        int64_t next = nsent < limit ? t0 + (int64_t)((double)nsent * interval_ns) : now + 5000000;
         int wait_ms = (int)((next - bench_now_ns()) / 1000000);
         if (wait_ms < 0)
             wait_ms = 0;
@@ -160,7 +171,7 @@ int main(int argc, char **argv)
             }
             rd_kafka_message_destroy(m);
         }
-        if (nsent == total && (received == total || bench_now_ns() > end_ns))
+        if (nsent == limit && (received == nsent || bench_now_ns() > end_ns))
             break;
     }
     qsort(lat_ns, nlat, sizeof(int64_t), bench_cmp_i64);

@@ -380,10 +380,13 @@ size_t vane_cache_evict(vane_cache_t *c, int32_t partition)
     }
     /* From the least recently used end. Entries that cannot go (dirty, pinned, loading) were
      * mostly used recently, so a long run of them means the rest are too: stop there instead
-     * of walking the whole list on every call while the cache is over its limit. */
+     * of walking the whole list on every call while the cache is over its limit. Twice over
+     * the limit (unevictable entries piled up at the old end: failed loads, held writes), a
+     * pass walks as far as it takes. */
     size_t skipped = 0;
+    size_t max_skip = c->count > 2 * c->max_entries ? SIZE_MAX : EVICT_MAX_SKIP;
     for (vane_cache_entry_t *e = c->lru_tail, *prev;
-         e && c->count > c->max_entries && skipped < EVICT_MAX_SKIP; e = prev) {
+         e && c->count > c->max_entries && skipped < max_skip; e = prev) {
         prev = e->lru_prev;
         if (evictable(e)) {
             vane_cache_remove(c, e);

@@ -92,7 +92,8 @@ vane_cache_entry_t *vane_cache_take_dirty(vane_cache_t *c);
 /* Evict clean, unpinned READY entries from the LRU tail until the count is within the limit
  * (or, with partition >= 0, every such entry of that partition regardless of the limit).
  * Toward the limit, a pass stops after 4,096 unevictable entries in a row (the rest were used
- * more recently still), so it costs O(evicted), not O(cache). Returns the number evicted. */
+ * more recently still), so it costs O(evicted), not O(cache); beyond twice the limit it walks
+ * the whole list. Returns the number evicted. */
 size_t vane_cache_evict(vane_cache_t *c, int32_t partition);
 
 /* Spare entry memory, prepared off the loop thread. A new slab's pages are faulted in by

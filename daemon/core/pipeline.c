@@ -208,9 +208,11 @@ static int decode(vane_pipeline_t *pl, rd_kafka_message_t *m, vane_event_t *ev, 
         snprintf(de.msg, sizeof de.msg, "message key differs from customer_id");
         goto reject;
     }
-    int64_t now = coarse_wall_ms(); /* the bounds are minutes to years wide */
-    if (ev->event_time_ms > now + pl->opts->max_future_ms ||
-        ev->event_time_ms < now - pl->opts->max_past_ms) {
+    int64_t now = coarse_wall_ms(); /* lags by up to a tick: a miss is checked precisely */
+    if ((ev->event_time_ms > now + pl->opts->max_future_ms ||
+         ev->event_time_ms < now - pl->opts->max_past_ms) &&
+        ((now = wall_ms()), ev->event_time_ms > now + pl->opts->max_future_ms ||
+                                ev->event_time_ms < now - pl->opts->max_past_ms)) {
         de.reason = VANE_REJECT_BAD_TIME;
         snprintf(de.field, sizeof de.field, "event_time_ms");
         snprintf(de.msg, sizeof de.msg, "event time %lld is %s the accepted range",
@@ -1024,6 +1026,8 @@ static void retry_load_cb(vane_cache_entry_t *e, void *arg)
 
 static void store_state_changed(vane_pipeline_t *pl, const char *why)
 {
+    if (pl->state == RUN_CLOSING) /* the stores are being closed: a late "up" changes nothing */
+        return;
     bool up = pl->wup && pl->rup;
     if (up == pl->store_up)
         return;

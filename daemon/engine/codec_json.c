@@ -216,11 +216,15 @@ static size_t scan_literal(const char *s, size_t n, size_t i, jcheck_t *jc)
     return check_fail(jc, VANE_REJECT_JSON_SYNTAX, i, "unexpected character");
 }
 
-/* Append a token; -1 when the array is full. */
-static int tok_new(jtok_t *toks, int cap, int *nt, jtype_t type, size_t start, size_t end)
+/* Append a token; -1 (and *full set) when the array is full: the grammar check goes on
+ * without tokens, so a malformed document is reported as such before "too many tokens". */
+static int tok_new(jtok_t *toks, int cap, int *nt, bool *full, jtype_t type, size_t start,
+                   size_t end)
 {
-    if (*nt >= cap)
+    if (*nt >= cap) {
+        *full = true;
         return -1;
+    }
     jtok_t *t = &toks[*nt];
     t->type = type;
     t->start = (int)start;
@@ -231,11 +235,14 @@ static int tok_new(jtok_t *toks, int cap, int *nt, jtype_t type, size_t start, s
 
 /* Iterative, so no input can exhaust the C stack. Returns the number of tokens written to
  * toks[cap] when s[0..n) is exactly one well-formed JSON object (surrounding whitespace
- * allowed), or -1 with *jc filled (VANE_REJECT_TOO_LARGE when the tokens do not fit). */
+ * allowed), or -1 with *jc filled (VANE_REJECT_TOO_LARGE when it is well-formed but its tokens
+ * do not fit). */
 static int lex_json(const char *s, size_t n, jtok_t *toks, int cap, jcheck_t *jc)
 {
-    int open[VANE_JSON_MAX_DEPTH]; /* token index of each open container */
+    int open[VANE_JSON_MAX_DEPTH];     /* token index of each open container, -1 past cap */
+    jtype_t kind[VANE_JSON_MAX_DEPTH]; /* and its type */
     int depth = 0, nt = 0;
+    bool full = false;
     enum { S_VALUE, S_AFTER, S_FIRST_KEY, S_KEY, S_FIRST_ELEM } st = S_VALUE;
     jc->escapes = false;
     size_t i = skip_ws(s, n, 0);
@@ -247,12 +254,15 @@ static int lex_json(const char *s, size_t n, jtok_t *toks, int cap, jcheck_t *jc
         i = skip_ws(s, n, i);
         switch (st) {
         case S_FIRST_ELEM:
-            if (i < n && s[i] == ']') {
-                toks[open[--depth]].end = (int)++i;
+        case S_FIRST_KEY:
+            if (i < n && s[i] == (st == S_FIRST_ELEM ? ']' : '}')) {
+                i++;
+                if (open[--depth] >= 0)
+                    toks[open[depth]].end = (int)i;
                 st = S_AFTER;
                 continue;
             }
-            st = S_VALUE;
+            st = st == S_FIRST_ELEM ? S_VALUE : S_KEY;
             continue;
         case S_VALUE: {
             if (i >= n) {
@@ -260,7 +270,7 @@ static int lex_json(const char *s, size_t n, jtok_t *toks, int cap, jcheck_t *jc
                 return -1;
             }
             /* A value is a child of the enclosing array; in an object its key counted it. */
-            if (depth > 0 && toks[open[depth - 1]].type == JT_ARRAY)
+            if (depth > 0 && kind[depth - 1] == JT_ARRAY && open[depth - 1] >= 0)
                 toks[open[depth - 1]].size++;
             char c = s[i];
             if (c == '{' || c == '[') {
@@ -268,39 +278,28 @@ static int lex_json(const char *s, size_t n, jtok_t *toks, int cap, jcheck_t *jc
                     check_fail(jc, VANE_REJECT_JSON_SYNTAX, i, "nesting too deep");
                     return -1;
                 }
-                int t = tok_new(toks, cap, &nt, c == '{' ? JT_OBJECT : JT_ARRAY, i, n);
-                if (t < 0)
-                    goto full;
-                open[depth++] = t;
+                kind[depth] = c == '{' ? JT_OBJECT : JT_ARRAY;
+                open[depth] = tok_new(toks, cap, &nt, &full, kind[depth], i, n);
+                depth++;
                 i++;
                 st = c == '{' ? S_FIRST_KEY : S_FIRST_ELEM;
                 continue;
             }
             size_t v = i;
-            jtype_t type = JT_PRIMITIVE;
             if (c == '"') {
                 i = scan_string(s, n, i, jc);
-                type = JT_STRING;
-            } else if (c == '-' || is_digit(c)) {
-                i = scan_number(s, n, i, jc);
+                if (i == 0)
+                    return -1;
+                tok_new(toks, cap, &nt, &full, JT_STRING, v + 1, i - 1);
             } else {
-                i = scan_literal(s, n, i, jc);
+                i = c == '-' || is_digit(c) ? scan_number(s, n, i, jc) : scan_literal(s, n, i, jc);
+                if (i == 0)
+                    return -1;
+                tok_new(toks, cap, &nt, &full, JT_PRIMITIVE, v, i);
             }
-            if (i == 0)
-                return -1;
-            if (type == JT_STRING ? tok_new(toks, cap, &nt, type, v + 1, i - 1) < 0
-                                  : tok_new(toks, cap, &nt, type, v, i) < 0)
-                goto full;
             st = S_AFTER;
             continue;
         }
-        case S_FIRST_KEY:
-            if (i < n && s[i] == '}') {
-                toks[open[--depth]].end = (int)++i;
-                st = S_AFTER;
-                continue;
-            }
-            /* fall through */
         case S_KEY: {
             if (i >= n || s[i] != '"') {
                 check_fail(jc, VANE_REJECT_JSON_SYNTAX, i, "expected a string key");
@@ -310,11 +309,11 @@ static int lex_json(const char *s, size_t n, jtok_t *toks, int cap, jcheck_t *jc
             i = scan_string(s, n, i, jc);
             if (i == 0)
                 return -1;
-            int t = tok_new(toks, cap, &nt, JT_STRING, k + 1, i - 1);
-            if (t < 0)
-                goto full;
-            toks[t].size = 1;
-            toks[open[depth - 1]].size++;
+            int t = tok_new(toks, cap, &nt, &full, JT_STRING, k + 1, i - 1);
+            if (t >= 0)
+                toks[t].size = 1;
+            if (open[depth - 1] >= 0)
+                toks[open[depth - 1]].size++;
             i = skip_ws(s, n, i);
             if (i >= n || s[i] != ':') {
                 check_fail(jc, VANE_REJECT_JSON_SYNTAX, i, "expected ':' after a key");
@@ -331,18 +330,24 @@ static int lex_json(const char *s, size_t n, jtok_t *toks, int cap, jcheck_t *jc
                                "trailing characters after the object");
                     return -1;
                 }
+                if (full) {
+                    check_fail(jc, VANE_REJECT_TOO_LARGE, 0, "too many JSON tokens");
+                    return -1;
+                }
                 return nt;
             }
             if (i >= n) {
                 check_fail(jc, VANE_REJECT_JSON_SYNTAX, n, "unexpected end of input");
                 return -1;
             }
-            jtype_t top = toks[open[depth - 1]].type;
+            jtype_t top = kind[depth - 1];
             if (s[i] == ',') {
                 i++;
                 st = top == JT_OBJECT ? S_KEY : S_VALUE;
             } else if ((s[i] == '}' && top == JT_OBJECT) || (s[i] == ']' && top == JT_ARRAY)) {
-                toks[open[--depth]].end = (int)++i;
+                i++;
+                if (open[--depth] >= 0)
+                    toks[open[depth]].end = (int)i;
             } else {
                 check_fail(jc, VANE_REJECT_JSON_SYNTAX, i, "expected ',' or a closing bracket");
                 return -1;
@@ -350,9 +355,6 @@ static int lex_json(const char *s, size_t n, jtok_t *toks, int cap, jcheck_t *jc
             continue;
         }
     }
-full:
-    check_fail(jc, VANE_REJECT_TOO_LARGE, i, "too many JSON tokens");
-    return -1;
 }
 
 /*---------------------------------------------------------------------------------------------

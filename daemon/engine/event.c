@@ -29,8 +29,7 @@ static int parse_in(const char *const *names, int count, const char *s, size_t l
 {
     /* Exact (canonical upper-case) spelling first: the common case, without case folding. */
     for (int i = 1; i < count; i++) {
-        if (names[i][0] == (len ? s[0] : '\0') && strncmp(names[i], s, len) == 0 &&
-            names[i][len] == '\0')
+        if (len && names[i][0] == s[0] && strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
             return i;
     }
     for (int i = 1; i < count; i++) {

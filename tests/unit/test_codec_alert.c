@@ -78,6 +78,18 @@ static void test_json_rejects(void **state)
     JREJ("{\"score\":\"high\"}", JSON_TYPE, "score");
     JREJ("{\"event_time_ms\":1.5}", BAD_VALUE, "event_time_ms");
     JREJ("{\"detected_at_ms\":true}", JSON_TYPE, "detected_at_ms");
+    {
+        /* More tokens than an alert may have (1,024): too large when well-formed, but a syntax
+         * error past the token limit is still reported as the syntax error it is. */
+        static char big[16384];
+        size_t n = (size_t)snprintf(big, sizeof big, "{\"event_ids\":[");
+        for (int i = 0; i < 2000; i++)
+            n += (size_t)snprintf(big + n, sizeof big - n, "%s\"e\"", i ? "," : "");
+        snprintf(big + n, sizeof big - n, "]}");
+        check(big, strlen(big), VANE_FORMAT_JSON, VANE_REJECT_TOO_LARGE, NULL, __LINE__);
+        snprintf(big + n, sizeof big - n, ",]}");
+        check(big, strlen(big), VANE_FORMAT_JSON, VANE_REJECT_JSON_SYNTAX, NULL, __LINE__);
+    }
     JREJ("{\"event_ids\":\"e-1\"}", JSON_TYPE, "event_ids");
     JREJ("{\"event_ids\":[1]}", JSON_TYPE, "event_ids");
     JREJ("{\"event_ids\":[[\"e\"]]}", JSON_TYPE, "event_ids");

@@ -373,6 +373,13 @@ static void test_enums(void **state)
 {
     (void)state;
     REJ(HEAD "\"channel\":\"FAX\"," LOGIN_TAIL, UNKNOWN_ENUM, "channel");
+    /* a name followed by anything, even an escaped NUL, is not that name */
+    REJ(HEAD "\"channel\":\"WEB\\u0000\"," LOGIN_TAIL, UNKNOWN_ENUM, "channel");
+    REJ(HEAD "\"channel\":\"WEB\\u0000XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\"," LOGIN_TAIL,
+        UNKNOWN_ENUM, "channel");
+    REJ(HEAD "\"channel\":\"WEBX\"," LOGIN_TAIL, UNKNOWN_ENUM, "channel");
+    REJ(HEAD "\"channel\":\"WE\"," LOGIN_TAIL, UNKNOWN_ENUM, "channel");
+    OK(HEAD "\"channel\":\"web\"," LOGIN_TAIL);
     REJ(HEAD "\"channel\":\"UNSPECIFIED\"," LOGIN_TAIL, UNKNOWN_ENUM, "channel");
     REJ(HEAD "\"channel\":\"CHANNEL_UNSPECIFIED\"," LOGIN_TAIL, UNKNOWN_ENUM, "channel");
     REJ(HEAD "\"channel\":\"\"," LOGIN_TAIL, UNKNOWN_ENUM, "channel");

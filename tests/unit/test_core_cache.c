@@ -86,29 +86,32 @@ static void test_cache_slab_give_and_spare(void **state)
 }
 
 /* An eviction pass over the limit stops after a long run of unevictable (dirty) entries at the
- * old end instead of walking the whole cache; evictable ones behind a short run still go. */
+ * old end instead of walking the whole cache; evictable ones behind a short run still go; twice
+ * over the limit a pass walks as far as it takes. */
 static void test_cache_evict_gives_up_on_long_unevictable_run(void **state)
 {
     (void)state;
     char id[32];
-    for (int run = 0; run < 2; run++) {
-        int ndirty = run == 0 ? 100 : 5000; /* below, then above the 4,096 bound */
-        vane_cache_t *c = vane_cache_new(1);
+    const struct {
+        size_t max;
+        int ndirty;
+        size_t evicted, left;
+    } cases[] = {
+        {3500, 100, 2500, 3500}, /* short run: evicts down to the limit */
+        {3500, 5000, 0, 6000},   /* run over 4,096: gives up (6,000 <= 2 x 3,500) */
+        {1, 5000, 1000, 5000},   /* 6,000 > 2 x 1: walks past the run */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        vane_cache_t *c = vane_cache_new(cases[k].max);
         for (int i = 0; i < 6000; i++) {
             snprintf(id, sizeof id, "c%d", i);
             vane_cache_entry_t *e = add(c, id, 0);
             e->status = VANE_CACHE_READY;
-            if (i < ndirty)
+            if (i < cases[k].ndirty)
                 vane_cache_mark_dirty(c, e); /* the oldest entries: the LRU tail */
         }
-        size_t n = vane_cache_evict(c, -1);
-        if (run == 0) {
-            assert_int_equal(n, 6000 - ndirty);
-            assert_int_equal(vane_cache_count(c), (size_t)ndirty);
-        } else {
-            assert_int_equal(n, 0);
-            assert_int_equal(vane_cache_count(c), 6000);
-        }
+        assert_int_equal(vane_cache_evict(c, -1), cases[k].evicted);
+        assert_int_equal(vane_cache_count(c), cases[k].left);
         vane_cache_free(c, NULL);
     }
 }
