@@ -824,6 +824,9 @@ def sc_latency(b, par, vane_ok, max_rate=None):
                     try:
                         rep["vane"] = b.measure("vane latency %s #%d" % (lname, r + 1),
                                                 lambda: latency_vane(b, rate, "vl%d%s" % (r, rate)))
+                        if not (rep["relay"].get("counted") and rep["vane"].get("counted")):
+                            raise RuntimeError("no latency counted (relay %s, vane %s events)" % (
+                                rep["relay"].get("counted"), rep["vane"].get("counted")))
                         for q in ("p50_ms", "p99_ms", "p999_ms"):
                             rep[q.replace("_ms", "_ratio")] = rep["vane"][q] / rep["relay"][q]
                         rep["p50_diff_ms"] = rep["vane"]["p50_ms"] - rep["relay"]["p50_ms"]

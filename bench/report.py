@@ -333,8 +333,9 @@ class Report:
                 for who in ("relay", "vane"):
                     xs = [rep.get(who) for rep in l["reps"] if rep.get(who)]
                     if not xs:
-                        err = next((rep.get("vane_error") for rep in l["reps"]
-                                    if rep.get("vane_error")), None)
+                        err = next((rep.get("vane_error") or rep.get("relay_error")
+                                    for rep in l["reps"]
+                                    if rep.get("vane_error") or rep.get("relay_error")), None)
                         self.w("| %s (%s/s) | %s | %s | | | | |" % (
                             lname, l["rate"], who, cell(("not run: " + err) if err else
                                                         "not run: " +

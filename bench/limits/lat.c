@@ -102,7 +102,10 @@ int main(int argc, char **argv)
     bool *seen = calloc(total, sizeof(bool));
     if (!sent_ns || !lat_ns || !seen)
         bench_die("out of memory");
-    size_t warm = (size_t)(rate * warmup);
+    /* Warm-up is by time, not count: a producer slower than the offered rate would otherwise
+     * spend the whole run inside a count-based warm-up and count nothing. */
+    size_t warm = 0; /* events sent before t0 + warmup (set once the warm-up is over) */
+    bool warm_done = false;
     size_t nsent = 0, nlat = 0, received = 0, dups = 0, queue_full_waits = 0;
     int64_t last_sent_ns = 0;
     int64_t t0 = bench_now_ns();
@@ -115,6 +118,10 @@ int main(int argc, char **argv)
     size_t limit = total;
     while (!stop) {
         int64_t now = bench_now_ns();
+        if (!warm_done && now >= t0 + (int64_t)(warmup * 1e9)) {
+            warm = nsent;
+            warm_done = true;
+        }
         if (nsent < limit && now >= deadline_ns) {
             limit = nsent;
             end_ns = now + (int64_t)(drain * 1e9);
@@ -164,7 +171,7 @@ int main(int argc, char **argv)
                     } else {
                         seen[seq] = true;
                         received++;
-                        if ((size_t)seq >= warm)
+                        if (warm_done && (size_t)seq >= warm)
                             lat_ns[nlat++] = rnow - sent_ns[seq];
                     }
                 }
