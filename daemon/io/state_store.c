@@ -268,6 +268,7 @@ static int format_command(vane_buf_t *b, int argc, const char **argv, const size
         *p++ = '\n';
     }
     b->len = (size_t)(p - b->data);
+    *p = '\0'; /* hiredis parses the command's name with strchr: keep the backlog a C string */
     return VANE_OK;
 }
 
