@@ -272,25 +272,29 @@ int vane_decoder_decode(vane_decoder_t *dec, const void *bytes, size_t len, vane
                                   "message is %zu bytes, the limit is %zu", len, dec->max_bytes);
     if (fmt != VANE_FORMAT_JSON && fmt != VANE_FORMAT_PROTOBUF)
         fmt = sniff(bytes, len);
+    bool checked = false;
     int rc = fmt == VANE_FORMAT_JSON
-                 ? vane__json_decode_event(dec->json, bytes, len, ev, err)
+                 ? vane__json_decode_event(dec->json, bytes, len, ev, err, &checked)
                  : vane__pb_decode_event(dec->pb, (const uint8_t *)bytes, len, ev, err);
     if (rc)
         return rc;
-    return vane_codec_validate_event(ev, err);
+    return vane__codec_validate(ev, err, checked);
 }
 
 /*---------------------------------------------------------------------------------------------
  * Contract checks shared by both formats
  *-------------------------------------------------------------------------------------------*/
 
-static int check_str(vane_decode_error_t *err, vane_str_t s, const char *field, uint32_t max)
+static int check_str(vane_decode_error_t *err, vane_str_t s, const char *field, uint32_t max,
+                     bool checked)
 {
     if (s.len == 0)
         return VANE_OK;
     if (s.len > max)
         return vane__codec_reject(err, VANE_REJECT_TOO_LONG, field, 0,
                                   "%s is %u bytes, the limit is %u", field, s.len, max);
+    if (checked)
+        return VANE_OK;
     if (!vane__utf8_valid(s.p, s.len))
         return vane__codec_reject(err, VANE_REJECT_NOT_UTF8, field, 0, "%s is not valid UTF-8",
                                   field);
@@ -320,14 +324,19 @@ static int check_enum(vane_decode_error_t *err, int v, int count, bool required,
 
 int vane_codec_validate_event(const vane_event_t *ev, vane_decode_error_t *err)
 {
+    return vane__codec_validate(ev, err, false);
+}
+
+int vane__codec_validate(const vane_event_t *ev, vane_decode_error_t *err, bool checked)
+{
     vane_decode_error_t local;
     if (!err)
         err = &local;
     if (ev->customer_id.len == 0)
         return vane__codec_reject(err, VANE_REJECT_MISSING_FIELD, "customer_id", 0,
                                   "customer_id is required");
-    CHECK(check_str(err, ev->customer_id, "customer_id", VANE_ID_MAX));
-    CHECK(check_str(err, ev->event_id, "event_id", VANE_ID_MAX));
+    CHECK(check_str(err, ev->customer_id, "customer_id", VANE_ID_MAX, checked));
+    CHECK(check_str(err, ev->event_id, "event_id", VANE_ID_MAX, checked));
     if (ev->event_time_ms == 0)
         return vane__codec_reject(err, VANE_REJECT_MISSING_FIELD, "event_time_ms", 0,
                                   "event_time_ms is required");
@@ -341,7 +350,7 @@ int vane_codec_validate_event(const vane_event_t *ev, vane_decode_error_t *err)
         const vane_txn_t *t = &ev->txn;
         CHECK(check_enum(err, (int)t->kind, VANE_TXN__COUNT, true, "txn.kind"));
         CHECK(check_enum(err, (int)t->category, VANE_CAT__COUNT, false, "txn.category"));
-        CHECK(check_str(err, t->product_id, "txn.product_id", VANE_SHORT_MAX));
+        CHECK(check_str(err, t->product_id, "txn.product_id", VANE_SHORT_MAX, checked));
         if (t->amount_minor < 0)
             return vane__codec_reject(err, VANE_REJECT_BAD_VALUE, "txn.amount_minor", 0,
                                       "txn.amount_minor is negative (%lld)",
@@ -350,24 +359,25 @@ int vane_codec_validate_event(const vane_event_t *ev, vane_decode_error_t *err)
             return vane__codec_reject(err, VANE_REJECT_BAD_VALUE, "txn.amount_minor", 0,
                                       "txn.amount_minor is absurdly large (%lld)",
                                       (long long)t->amount_minor);
-        CHECK(check_str(err, t->currency, "txn.currency", VANE_SHORT_MAX));
+        CHECK(check_str(err, t->currency, "txn.currency", VANE_SHORT_MAX, checked));
         if (t->has_balance_after &&
             (t->balance_after_minor > VANE_AMOUNT_MAX || t->balance_after_minor < -VANE_AMOUNT_MAX))
             return vane__codec_reject(err, VANE_REJECT_BAD_VALUE, "txn.balance_after_minor", 0,
                                       "txn.balance_after_minor is absurd (%lld)",
                                       (long long)t->balance_after_minor);
-        CHECK(check_str(err, t->counterparty_bank, "txn.counterparty_bank", VANE_SHORT_MAX));
+        CHECK(
+            check_str(err, t->counterparty_bank, "txn.counterparty_bank", VANE_SHORT_MAX, checked));
         break;
     }
     case VANE_EVENT_LOGIN:
-        CHECK(check_str(err, ev->login.device_id, "login.device_id", VANE_SHORT_MAX));
+        CHECK(check_str(err, ev->login.device_id, "login.device_id", VANE_SHORT_MAX, checked));
         break;
     case VANE_EVENT_ENGAGEMENT: {
         const vane_engagement_t *g = &ev->eng;
         CHECK(check_enum(err, (int)g->kind, VANE_ENG__COUNT, true, "engagement.kind"));
         CHECK(check_enum(err, (int)g->category, VANE_CAT__COUNT, false, "engagement.category"));
-        CHECK(check_str(err, g->product_id, "engagement.product_id", VANE_SHORT_MAX));
-        CHECK(check_str(err, g->service, "engagement.service", VANE_SHORT_MAX));
+        CHECK(check_str(err, g->product_id, "engagement.product_id", VANE_SHORT_MAX, checked));
+        CHECK(check_str(err, g->service, "engagement.service", VANE_SHORT_MAX, checked));
         if (g->has_score && (g->score < 0 || g->score > 10))
             return vane__codec_reject(err, VANE_REJECT_BAD_VALUE, "engagement.score", 0,
                                       "engagement.score %d is outside 0..10", (int)g->score);
@@ -378,13 +388,13 @@ int vane_codec_validate_event(const vane_event_t *ev, vane_decode_error_t *err)
     }
     case VANE_EVENT_PROFILE: {
         const vane_profile_t *p = &ev->profile;
-        CHECK(check_str(err, p->segment, "profile.segment", VANE_SHORT_MAX));
+        CHECK(check_str(err, p->segment, "profile.segment", VANE_SHORT_MAX, checked));
         if (p->since_ms < 0)
             return vane__codec_reject(err, VANE_REJECT_BAD_VALUE, "profile.since_ms", 0,
                                       "profile.since_ms is negative (%lld)",
                                       (long long)p->since_ms);
-        CHECK(check_str(err, p->manager_id, "profile.manager_id", VANE_SHORT_MAX));
-        CHECK(check_str(err, p->tier, "profile.tier", VANE_SHORT_MAX));
+        CHECK(check_str(err, p->manager_id, "profile.manager_id", VANE_SHORT_MAX, checked));
+        CHECK(check_str(err, p->tier, "profile.tier", VANE_SHORT_MAX, checked));
         break;
     }
     case VANE_EVENT_NONE:

@@ -34,8 +34,14 @@ bool vane__utf8_valid(const char *s, size_t n);
 typedef struct vane_json_dec vane_json_dec_t;
 vane_json_dec_t *vane__json_dec_new(size_t max_bytes);
 void vane__json_dec_free(vane_json_dec_t *jd);
+/* *strings_checked is set true when every string of *ev is a slice of s that the lexer has
+ * already proven UTF-8 without control characters (no escapes in the message), so the
+ * validation need not scan them again; false otherwise. */
 int vane__json_decode_event(vane_json_dec_t *jd, const char *s, size_t n, vane_event_t *ev,
-                            vane_decode_error_t *err);
+                            vane_decode_error_t *err, bool *strings_checked);
+/* vane_codec_validate_event, skipping the UTF-8 and NUL scans of strings when strings_checked
+ * (their length limits are still checked). */
+int vane__codec_validate(const vane_event_t *ev, vane_decode_error_t *err, bool strings_checked);
 int vane__json_encode_event(const vane_event_t *ev, vane_buf_t *out);
 int vane__json_encode_alert(const vane_alert_t *a, vane_buf_t *out);
 int vane__json_decode_alert(const char *s, size_t n, vane_alert_t *a, vane_decode_error_t *err);

@@ -1,17 +1,19 @@
 /* codec_json.c - events and alerts as JSON (shared/CONTRACT.md field names).
  *
- * Decoding makes one pass over the bytes and one over the tokens, neither of which allocates:
- *   1. lex_json(): a strict RFC 8259 grammar check that emits tokens as it goes (the same
- *      shape as jsmn's: type, start, end, number of children). It rejects what a lenient
- *      tokenizer accepts (missing or trailing commas, bad literals, a NUL byte), bounds the
- *      nesting depth, validates UTF-8 and \u escapes (surrogate pairs must pair up), and
- *      insists on exactly one top-level object with nothing after it. (Earlier versions ran
- *      this check and then jsmn as a second pass over the bytes; one pass is ~2x cheaper.)
- *   2. A table-driven walk over the tokens picks out the contract fields. Strings without
- *      escapes are borrowed from the input; strings with escapes are unescaped into the
- *      decoder's scratch buffer (never longer than the input, so a buffer of max_bytes is
- *      always enough).
- */
+ * Events are decoded in one pass over the bytes that neither allocates nor builds tokens:
+ * parse_members() walks the message with a strict RFC 8259 grammar check (it rejects what a
+ * lenient tokenizer accepts: missing or trailing commas, bad literals, a NUL byte; it bounds
+ * the nesting depth, validates UTF-8 and \u escapes, whose surrogate pairs must pair up, and
+ * insists on exactly one top-level object with nothing after it) and stores each contract
+ * field as it meets its key, trying first the key that follows the last one matched, since
+ * producers write keys in a fixed order. A field error is remembered and the grammar check
+ * goes on, so a malformed message is reported as malformed before any field error. Strings
+ * without escapes are borrowed from the input; strings with escapes are unescaped into the
+ * decoder's scratch buffer (never longer than the input, so max_bytes is always enough).
+ * (Earlier versions ran a grammar check and jsmn, then a token walk: three passes.)
+ *
+ * Alerts (tools and tests, not the hot path) go through lex_json(), the same grammar check
+ * emitting jsmn-shaped tokens, and a walk over those tokens. */
 #include "codec_int.h"
 
 #include "../util/err.h"
@@ -114,8 +116,17 @@ static size_t scan_string(const char *s, size_t n, size_t i, jcheck_t *jc)
     while (n - i >= 8) {
         uint64_t w;
         memcpy(&w, s + i, 8);
-        if (swar_special(w))
+        uint64_t m = swar_special(w);
+        if (m) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            /* The lowest flagged byte is exact (the tests' borrows only flag bytes above a
+             * true hit): when it is the closing quote, the string ends here. */
+            i += (size_t)__builtin_ctzll(m) / 8;
+            if (s[i] == '"')
+                return i + 1;
+#endif
             break;
+        }
         i += 8;
     }
     while (i < n) {
@@ -214,147 +225,6 @@ static size_t scan_literal(const char *s, size_t n, size_t i, jcheck_t *jc)
             return i + l;
     }
     return check_fail(jc, VANE_REJECT_JSON_SYNTAX, i, "unexpected character");
-}
-
-/* Append a token; -1 (and *full set) when the array is full: the grammar check goes on
- * without tokens, so a malformed document is reported as such before "too many tokens". */
-static int tok_new(jtok_t *toks, int cap, int *nt, bool *full, jtype_t type, size_t start,
-                   size_t end)
-{
-    if (*nt >= cap) {
-        *full = true;
-        return -1;
-    }
-    jtok_t *t = &toks[*nt];
-    t->type = type;
-    t->start = (int)start;
-    t->end = (int)end;
-    t->size = 0;
-    return (*nt)++;
-}
-
-/* Iterative, so no input can exhaust the C stack. Returns the number of tokens written to
- * toks[cap] when s[0..n) is exactly one well-formed JSON object (surrounding whitespace
- * allowed), or -1 with *jc filled (VANE_REJECT_TOO_LARGE when it is well-formed but its tokens
- * do not fit). */
-static int lex_json(const char *s, size_t n, jtok_t *toks, int cap, jcheck_t *jc)
-{
-    int open[VANE_JSON_MAX_DEPTH];     /* token index of each open container, -1 past cap */
-    jtype_t kind[VANE_JSON_MAX_DEPTH]; /* and its type */
-    int depth = 0, nt = 0;
-    bool full = false;
-    enum { S_VALUE, S_AFTER, S_FIRST_KEY, S_KEY, S_FIRST_ELEM } st = S_VALUE;
-    jc->escapes = false;
-    size_t i = skip_ws(s, n, 0);
-    if (i >= n || s[i] != '{') {
-        check_fail(jc, VANE_REJECT_JSON_SYNTAX, i, "the message is not a JSON object");
-        return -1;
-    }
-    for (;;) {
-        i = skip_ws(s, n, i);
-        switch (st) {
-        case S_FIRST_ELEM:
-        case S_FIRST_KEY:
-            if (i < n && s[i] == (st == S_FIRST_ELEM ? ']' : '}')) {
-                i++;
-                if (open[--depth] >= 0)
-                    toks[open[depth]].end = (int)i;
-                st = S_AFTER;
-                continue;
-            }
-            st = st == S_FIRST_ELEM ? S_VALUE : S_KEY;
-            continue;
-        case S_VALUE: {
-            if (i >= n) {
-                check_fail(jc, VANE_REJECT_JSON_SYNTAX, n, "unexpected end of input");
-                return -1;
-            }
-            /* A value is a child of the enclosing array; in an object its key counted it. */
-            if (depth > 0 && kind[depth - 1] == JT_ARRAY && open[depth - 1] >= 0)
-                toks[open[depth - 1]].size++;
-            char c = s[i];
-            if (c == '{' || c == '[') {
-                if (depth == VANE_JSON_MAX_DEPTH) {
-                    check_fail(jc, VANE_REJECT_JSON_SYNTAX, i, "nesting too deep");
-                    return -1;
-                }
-                kind[depth] = c == '{' ? JT_OBJECT : JT_ARRAY;
-                open[depth] = tok_new(toks, cap, &nt, &full, kind[depth], i, n);
-                depth++;
-                i++;
-                st = c == '{' ? S_FIRST_KEY : S_FIRST_ELEM;
-                continue;
-            }
-            size_t v = i;
-            if (c == '"') {
-                i = scan_string(s, n, i, jc);
-                if (i == 0)
-                    return -1;
-                tok_new(toks, cap, &nt, &full, JT_STRING, v + 1, i - 1);
-            } else {
-                i = c == '-' || is_digit(c) ? scan_number(s, n, i, jc) : scan_literal(s, n, i, jc);
-                if (i == 0)
-                    return -1;
-                tok_new(toks, cap, &nt, &full, JT_PRIMITIVE, v, i);
-            }
-            st = S_AFTER;
-            continue;
-        }
-        case S_KEY: {
-            if (i >= n || s[i] != '"') {
-                check_fail(jc, VANE_REJECT_JSON_SYNTAX, i, "expected a string key");
-                return -1;
-            }
-            size_t k = i;
-            i = scan_string(s, n, i, jc);
-            if (i == 0)
-                return -1;
-            int t = tok_new(toks, cap, &nt, &full, JT_STRING, k + 1, i - 1);
-            if (t >= 0)
-                toks[t].size = 1;
-            if (open[depth - 1] >= 0)
-                toks[open[depth - 1]].size++;
-            i = skip_ws(s, n, i);
-            if (i >= n || s[i] != ':') {
-                check_fail(jc, VANE_REJECT_JSON_SYNTAX, i, "expected ':' after a key");
-                return -1;
-            }
-            i++;
-            st = S_VALUE;
-            continue;
-        }
-        case S_AFTER:
-            if (depth == 0) {
-                if (i != n) {
-                    check_fail(jc, VANE_REJECT_JSON_SYNTAX, i,
-                               "trailing characters after the object");
-                    return -1;
-                }
-                if (full) {
-                    check_fail(jc, VANE_REJECT_TOO_LARGE, 0, "too many JSON tokens");
-                    return -1;
-                }
-                return nt;
-            }
-            if (i >= n) {
-                check_fail(jc, VANE_REJECT_JSON_SYNTAX, n, "unexpected end of input");
-                return -1;
-            }
-            jtype_t top = kind[depth - 1];
-            if (s[i] == ',') {
-                i++;
-                st = top == JT_OBJECT ? S_KEY : S_VALUE;
-            } else if ((s[i] == '}' && top == JT_OBJECT) || (s[i] == ']' && top == JT_ARRAY)) {
-                i++;
-                if (open[--depth] >= 0)
-                    toks[open[depth]].end = (int)i;
-            } else {
-                check_fail(jc, VANE_REJECT_JSON_SYNTAX, i, "expected ',' or a closing bracket");
-                return -1;
-            }
-            continue;
-        }
-    }
 }
 
 /*---------------------------------------------------------------------------------------------
@@ -555,18 +425,35 @@ static int tok_skip(const jtok_t *t, int ntok, int i)
     return i;
 }
 
-/* Does key token tk spell name (nl bytes)? Keys with escapes are compared after unescaping. */
-static bool key_is_n(const char *s, const jtok_t *tk, const char *name, size_t nl, bool escapes)
+/* Short, known-length byte comparison (keys are a few bytes: a libc call costs more). */
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
 {
-    const char *p = s + tk->start;
-    size_t n = (size_t)(tk->end - tk->start);
-    if (n == nl && memcmp(p, name, n) == 0)
-        return true;
-    if (!escapes || n <= nl || n > 64 || !memchr(p, '\\', n))
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
+/* key_is_n() for a key with escapes: compared after unescaping. */
+static bool __attribute__((noinline))
+key_escaped_is(const char *p, size_t n, const char *name, size_t nl)
+{
+    if (n <= nl || n > 64 || !memchr(p, '\\', n))
         return false;
     char tmp[64];
     size_t o = unescape(p, n, tmp);
     return o == nl && memcmp(tmp, name, nl) == 0;
+}
+
+/* Does key token tk spell name (nl bytes)? escapes: the key may contain escapes. */
+static inline bool key_is_n(const char *s, const jtok_t *tk, const char *name, size_t nl,
+                            bool escapes)
+{
+    const char *p = s + tk->start;
+    size_t n = (size_t)(tk->end - tk->start);
+    if (n == nl && p[0] == name[0] && bytes_eq(p, name, n))
+        return true;
+    return escapes && key_escaped_is(p, n, name, nl);
 }
 
 static bool key_is(const char *s, const jtok_t *tk, const char *name)
@@ -579,8 +466,6 @@ static bool key_is(const char *s, const jtok_t *tk, const char *name)
  *-------------------------------------------------------------------------------------------*/
 
 struct vane_json_dec {
-    jtok_t *toks; /* owned, ntoks entries */
-    unsigned ntoks;
     char *scratch; /* owned; unescaped strings of the current message */
     size_t scratch_cap;
     size_t scratch_used;
@@ -591,12 +476,9 @@ vane_json_dec_t *vane__json_dec_new(size_t max_bytes)
     vane_json_dec_t *jd = calloc(1, sizeof *jd);
     if (!jd)
         return NULL;
-    /* Every token but the outermost costs at least two bytes (itself and a separator). */
-    jd->ntoks = (unsigned)(max_bytes / 2 + 2);
-    jd->toks = calloc(jd->ntoks, sizeof *jd->toks);
     jd->scratch_cap = max_bytes;
     jd->scratch = malloc(max_bytes);
-    if (!jd->toks || !jd->scratch) {
+    if (!jd->scratch) {
         vane__json_dec_free(jd);
         return NULL;
     }
@@ -607,7 +489,6 @@ void vane__json_dec_free(vane_json_dec_t *jd)
 {
     if (!jd)
         return;
-    free(jd->toks);
     free(jd->scratch);
     free(jd);
 }
@@ -675,6 +556,7 @@ static const jfield_t profile_fields[] = {
 
 typedef struct payload_def {
     const char *name;
+    size_t name_len;
     vane_event_type_t type;
     const jfield_t *fields;
     size_t nfields;
@@ -682,11 +564,13 @@ typedef struct payload_def {
 } payload_def_t;
 
 static const payload_def_t payloads[] = {
-    {"txn", VANE_EVENT_TXN, txn_fields, NELEM(txn_fields), offsetof(vane_event_t, txn)},
-    {"login", VANE_EVENT_LOGIN, login_fields, NELEM(login_fields), offsetof(vane_event_t, login)},
-    {"engagement", VANE_EVENT_ENGAGEMENT, eng_fields, NELEM(eng_fields),
+    {"txn", sizeof "txn" - 1, VANE_EVENT_TXN, txn_fields, NELEM(txn_fields),
+     offsetof(vane_event_t, txn)},
+    {"login", sizeof "login" - 1, VANE_EVENT_LOGIN, login_fields, NELEM(login_fields),
+     offsetof(vane_event_t, login)},
+    {"engagement", sizeof "engagement" - 1, VANE_EVENT_ENGAGEMENT, eng_fields, NELEM(eng_fields),
      offsetof(vane_event_t, eng)},
-    {"profile", VANE_EVENT_PROFILE, profile_fields, NELEM(profile_fields),
+    {"profile", sizeof "profile" - 1, VANE_EVENT_PROFILE, profile_fields, NELEM(profile_fields),
      offsetof(vane_event_t, profile)},
 };
 
@@ -803,86 +687,383 @@ static int set_field(jctx_t *c, const jfield_t *f, const jtok_t *tk, void *base)
     return VANE_OK;
 }
 
-/* Walk the object at token index obj. fields/base: the contract fields of this level. At the
- * top level (top) the payload keys are recognised too. *next receives the index after the
- * object. Unknown keys are skipped whatever their value (forward compatibility). */
-static int walk_object(jctx_t *c, int obj, const jfield_t *fields, size_t nf, void *base, bool top,
-                       vane_event_t *ev, int *next)
+/* Event decoding is one pass over the bytes (no token array): parse_members() checks the
+ * grammar exactly as lex_json() does and stores the contract fields as it meets them. A
+ * field error (wrong type, bad value, duplicate key) is remembered, the first one only, and
+ * the grammar check goes on to the end, so a malformed message is always reported as
+ * malformed first, as the token walk did. */
+typedef struct jparse {
+    jctx_t c;     /* s, n, jd, err; c.escapes = the current string's own escape flag */
+    size_t i;     /* read position */
+    jcheck_t jc;  /* the syntax error, when a scan returns 0 */
+    int field_rc; /* first field error (0 = none yet); *c.err describes it */
+    bool escapes; /* some string in the message had an escape */
+} jparse_t;
+
+static void field_fail(jparse_t *p, int rc)
 {
-    const jtok_t *t = c->t;
-    uint32_t seen = 0; /* bit per field, then one per payload */
-    int i = obj + 1;
-    for (int k = 0; k < t[obj].size; k++) {
-        if (i + 1 >= c->ntok)
-            return vane__codec_reject(c->err, VANE_REJECT_JSON_SYNTAX, NULL, c->n,
-                                      "truncated object");
-        const jtok_t *key = &t[i];
-        const jtok_t *val = &t[i + 1];
-        int after = tok_skip(t, c->ntok, i + 1);
-        size_t fi;
-        for (fi = 0; fi < nf; fi++) {
-            if (key_is_n(c->s, key, fields[fi].name, fields[fi].name_len, c->escapes))
-                break;
-        }
-        if (fi < nf) {
-            if (seen & (1u << fi))
-                return vane__codec_reject(c->err, VANE_REJECT_JSON_SYNTAX, fields[fi].path,
-                                          (size_t)key->start, "duplicate key \"%s\"",
-                                          fields[fi].path);
-            seen |= 1u << fi;
-            if (!tok_is_null(c->s, val)) {
-                int rc = set_field(c, &fields[fi], val, base);
-                if (rc)
-                    return rc;
-            }
-        } else if (top) {
-            for (size_t pi = 0; pi < NELEM(payloads); pi++) {
-                const payload_def_t *pd = &payloads[pi];
-                if (!key_is_n(c->s, key, pd->name, strlen(pd->name), c->escapes))
-                    continue;
-                if (seen & (1u << (16 + pi)))
-                    return vane__codec_reject(c->err, VANE_REJECT_JSON_SYNTAX, pd->name,
-                                              (size_t)key->start, "duplicate key \"%s\"", pd->name);
-                seen |= 1u << (16 + pi);
-                if (tok_is_null(c->s, val))
-                    break;
-                if (val->type != JT_OBJECT)
-                    return vane__codec_reject(c->err, VANE_REJECT_JSON_TYPE, pd->name,
-                                              (size_t)val->start, "%s: expected an object, got %s",
-                                              pd->name, tok_type_name(c->s, val));
-                if (ev->type != VANE_EVENT_NONE)
-                    return vane__codec_reject(
-                        c->err, VANE_REJECT_BAD_VALUE, "payload", (size_t)key->start,
-                        "more than one payload (%s and %s): exactly one is allowed",
-                        payloads[ev->type - 1].name, pd->name);
-                ev->type = pd->type;
-                int sub_next;
-                int rc = walk_object(c, i + 1, pd->fields, pd->nfields, (char *)ev + pd->off, false,
-                                     ev, &sub_next);
-                if (rc)
-                    return rc;
-                break;
-            }
-        }
-        i = after;
+    if (!p->field_rc)
+        p->field_rc = rc;
+}
+
+/* Scan the string at p->i (its opening quote) into *tk; false on a syntax error. */
+static bool parse_string(jparse_t *p, jtok_t *tk)
+{
+    size_t start = p->i;
+    p->jc.escapes = false;
+    size_t end = scan_string(p->c.s, p->c.n, start, &p->jc);
+    if (end == 0)
+        return false;
+    p->c.escapes = p->jc.escapes;
+    p->escapes |= p->jc.escapes;
+    tk->type = JT_STRING;
+    tk->start = (int)start + 1;
+    tk->end = (int)end - 1;
+    tk->size = 0;
+    p->i = end;
+    return true;
+}
+
+/* A key at s[i] and the ':' after it; p->i is left just past the ':'. false on a syntax
+ * error. p->c.escapes tells whether the key had escapes. */
+static bool parse_key(jparse_t *p, size_t i, jtok_t *key)
+{
+    const char *s = p->c.s;
+    size_t n = p->c.n;
+    if (i >= n || s[i] != '"') {
+        check_fail(&p->jc, VANE_REJECT_JSON_SYNTAX, i, "expected a string key");
+        return false;
     }
-    *next = i;
-    return VANE_OK;
+    p->i = i;
+    if (!parse_string(p, key))
+        return false;
+    i = skip_ws(s, n, p->i);
+    if (i >= n || s[i] != ':') {
+        check_fail(&p->jc, VANE_REJECT_JSON_SYNTAX, i, "expected ':' after a key");
+        return false;
+    }
+    p->i = i + 1;
+    return true;
+}
+
+/* Where lex_value() writes tokens (jsmn's shape); NULL when only the grammar matters. */
+typedef struct jsink {
+    jtok_t *toks;
+    int cap, nt;
+    bool full; /* a token did not fit: the grammar check went on without tokens */
+} jsink_t;
+
+/* Append a token; -1 (and full set) when the array is full, so a malformed document is
+ * reported as such before "too many tokens". */
+static int tok_new(jsink_t *k, jtype_t type, size_t start, size_t end)
+{
+    if (k->nt >= k->cap) {
+        k->full = true;
+        return -1;
+    }
+    jtok_t *t = &k->toks[k->nt];
+    t->type = type;
+    t->start = (int)start;
+    t->end = (int)end;
+    t->size = 0;
+    return k->nt++;
+}
+
+/* Check one value of any shape at p->i (whitespace skipped before it) and leave p->i after
+ * it. depth = containers already open around it. Iterative, so no input can exhaust the C
+ * stack. *tk receives the value's type and range (strings without their quotes); with a sink,
+ * every token of the value is appended to it as well. false on a syntax error (p->jc). */
+static bool lex_value(jparse_t *p, int depth, jtok_t *tk, jsink_t *sink)
+{
+    const char *s = p->c.s;
+    size_t n = p->c.n;
+    char close[VANE_JSON_MAX_DEPTH]; /* the closing bracket of each container opened here */
+    int otok[VANE_JSON_MAX_DEPTH];   /* and its token in the sink (-1: none) */
+    int open = 0;
+    enum { S_VALUE, S_AFTER, S_FIRST_KEY, S_KEY, S_FIRST_ELEM } st = S_VALUE;
+    size_t i = p->i;
+    for (;;) {
+        i = skip_ws(s, n, i);
+        switch (st) {
+        case S_FIRST_ELEM:
+        case S_FIRST_KEY:
+            if (i < n && s[i] == close[open - 1]) {
+                st = S_AFTER;
+                goto close_container;
+            }
+            st = st == S_FIRST_ELEM ? S_VALUE : S_KEY;
+            continue;
+        case S_VALUE: {
+            if (i >= n) {
+                check_fail(&p->jc, VANE_REJECT_JSON_SYNTAX, n, "unexpected end of input");
+                return false;
+            }
+            /* A value is a child of the enclosing array; in an object its key counted it. */
+            if (sink && open > 0 && close[open - 1] == ']' && otok[open - 1] >= 0)
+                sink->toks[otok[open - 1]].size++;
+            char c = s[i];
+            size_t v = i;
+            jtok_t inner, *vt = open ? &inner : tk;
+            if (c == '{' || c == '[') {
+                if (depth + open == VANE_JSON_MAX_DEPTH) {
+                    check_fail(&p->jc, VANE_REJECT_JSON_SYNTAX, i, "nesting too deep");
+                    return false;
+                }
+                vt->type = c == '{' ? JT_OBJECT : JT_ARRAY;
+                vt->start = (int)i;
+                vt->size = 0;
+                otok[open] = sink ? tok_new(sink, vt->type, i, n) : -1;
+                close[open++] = c == '{' ? '}' : ']';
+                i++;
+                st = c == '{' ? S_FIRST_KEY : S_FIRST_ELEM;
+                continue;
+            }
+            if (c == '"') {
+                p->i = i;
+                if (!parse_string(p, vt))
+                    return false;
+                i = p->i;
+            } else {
+                i = c == '-' || is_digit(c) ? scan_number(s, n, i, &p->jc)
+                                            : scan_literal(s, n, i, &p->jc);
+                if (i == 0)
+                    return false;
+                vt->type = JT_PRIMITIVE;
+                vt->start = (int)v;
+                vt->end = (int)i;
+                vt->size = 0;
+            }
+            if (sink)
+                tok_new(sink, vt->type, (size_t)vt->start, (size_t)vt->end);
+            st = S_AFTER;
+            continue;
+        }
+        case S_KEY: {
+            jtok_t key;
+            if (!parse_key(p, i, &key))
+                return false;
+            if (sink) {
+                int t = tok_new(sink, JT_STRING, (size_t)key.start, (size_t)key.end);
+                if (t >= 0)
+                    sink->toks[t].size = 1;
+                if (otok[open - 1] >= 0)
+                    sink->toks[otok[open - 1]].size++;
+            }
+            i = p->i;
+            st = S_VALUE;
+            continue;
+        }
+        case S_AFTER:
+            if (open == 0) {
+                p->i = i;
+                return true;
+            }
+            if (i >= n) {
+                check_fail(&p->jc, VANE_REJECT_JSON_SYNTAX, n, "unexpected end of input");
+                return false;
+            }
+            if (s[i] == ',') {
+                i++;
+                st = close[open - 1] == '}' ? S_KEY : S_VALUE;
+                continue;
+            }
+            if (s[i] != close[open - 1]) {
+                check_fail(&p->jc, VANE_REJECT_JSON_SYNTAX, i, "expected ',' or a closing bracket");
+                return false;
+            }
+        close_container:
+            i++;
+            open--;
+            if (sink && otok[open] >= 0)
+                sink->toks[otok[open]].end = (int)i;
+            if (open == 0)
+                tk->end = (int)i;
+            continue;
+        }
+    }
+}
+
+/* The whole of s[0..n) as one JSON object (surrounding whitespace allowed) into toks[cap].
+ * Returns the number of tokens, or -1 with *jc filled (VANE_REJECT_TOO_LARGE when it is
+ * well-formed but its tokens do not fit). */
+static int lex_json(const char *s, size_t n, jtok_t *toks, int cap, jcheck_t *jc)
+{
+    jparse_t p = {.c = {.s = s, .n = n}};
+    jsink_t sink = {toks, cap, 0, false};
+    jtok_t top;
+    p.i = skip_ws(s, n, 0);
+    bool ok;
+    if (p.i >= n || s[p.i] != '{')
+        ok = check_fail(&p.jc, VANE_REJECT_JSON_SYNTAX, p.i, "the message is not a JSON object");
+    else if ((ok = lex_value(&p, 0, &top, &sink)) && skip_ws(s, n, p.i) != n)
+        ok = check_fail(&p.jc, VANE_REJECT_JSON_SYNTAX, skip_ws(s, n, p.i),
+                        "trailing characters after the object");
+    if (ok && sink.full)
+        ok = check_fail(&p.jc, VANE_REJECT_TOO_LARGE, 0, "too many JSON tokens");
+    *jc = p.jc;
+    jc->escapes = p.escapes;
+    return ok ? sink.nt : -1;
+}
+
+/* lex_value() without a sink, with the scalars that make up nearly every field inline. */
+static inline bool scan_value(jparse_t *p, int depth, jtok_t *tk)
+{
+    const char *s = p->c.s;
+    char c = s[p->i]; /* p->i < n: checked by the caller */
+    if (c == '"')
+        return parse_string(p, tk);
+    if (c == '{' || c == '[')
+        return lex_value(p, depth, tk, NULL);
+    size_t v = p->i;
+    size_t end = c == '-' || is_digit(c) ? scan_number(s, p->c.n, v, &p->jc)
+                                         : scan_literal(s, p->c.n, v, &p->jc);
+    if (end == 0)
+        return false;
+    tk->type = JT_PRIMITIVE;
+    tk->start = (int)v;
+    tk->end = (int)end;
+    tk->size = 0;
+    p->i = end;
+    return true;
+}
+
+/* The members of the object whose '{' is at p->i, at nesting depth (1 = the message). fields /
+ * base: the contract fields of this level; at the top level (ev != NULL) the payload keys are
+ * recognised too. Unknown keys are skipped whatever their value (forward compatibility).
+ * Returns false on a syntax error (p->jc says which). */
+static bool parse_members(jparse_t *p, int depth, const jfield_t *fields, size_t nf, void *base,
+                          vane_event_t *ev)
+{
+    const char *s = p->c.s;
+    size_t n = p->c.n;
+    uint32_t seen = 0; /* bit per field, then one per payload */
+    size_t hint = 0;   /* producers write keys in a fixed order: try the one after the last */
+    size_t i = skip_ws(s, n, p->i + 1);
+    if (i < n && s[i] == '}') {
+        p->i = i + 1;
+        return true;
+    }
+    for (;;) {
+        jtok_t key;
+        if (!parse_key(p, i, &key))
+            return false;
+        bool key_esc = p->c.escapes;
+        p->i = skip_ws(s, n, p->i);
+        if (p->i >= n) {
+            check_fail(&p->jc, VANE_REJECT_JSON_SYNTAX, n, "unexpected end of input");
+            return false;
+        }
+        size_t fi = hint;
+        if (fi >= nf || !key_is_n(s, &key, fields[fi].name, fields[fi].name_len, key_esc)) {
+            for (fi = 0; fi < nf; fi++)
+                if (fi != hint && key_is_n(s, &key, fields[fi].name, fields[fi].name_len, key_esc))
+                    break;
+        }
+        const payload_def_t *pd = NULL;
+        size_t pi = 0;
+        if (fi == nf && ev) {
+            for (pi = 0; pi < NELEM(payloads); pi++)
+                if (key_is_n(s, &key, payloads[pi].name, payloads[pi].name_len, key_esc))
+                    break;
+            pd = pi < NELEM(payloads) ? &payloads[pi] : NULL;
+        }
+        jtok_t val;
+        if (fi < nf) {
+            hint = fi + 1;
+            if (!scan_value(p, depth, &val))
+                return false;
+            if (p->field_rc) {
+                /* only the grammar is checked after the first field error */
+            } else if (seen & (1u << fi)) {
+                field_fail(p, vane__codec_reject(p->c.err, VANE_REJECT_JSON_SYNTAX, fields[fi].path,
+                                                 (size_t)key.start, "duplicate key \"%s\"",
+                                                 fields[fi].path));
+            } else {
+                seen |= 1u << fi;
+                if (!tok_is_null(s, &val)) {
+                    int rc = set_field(&p->c, &fields[fi], &val, base);
+                    if (rc)
+                        field_fail(p, rc);
+                }
+            }
+        } else if (pd) {
+            bool dup = seen & (1u << (16 + pi));
+            seen |= 1u << (16 + pi);
+            if (!p->field_rc && !dup && s[p->i] == '{' && ev->type == VANE_EVENT_NONE) {
+                if (depth == VANE_JSON_MAX_DEPTH) {
+                    check_fail(&p->jc, VANE_REJECT_JSON_SYNTAX, p->i, "nesting too deep");
+                    return false;
+                }
+                ev->type = pd->type;
+                if (!parse_members(p, depth + 1, pd->fields, pd->nfields, (char *)ev + pd->off,
+                                   NULL))
+                    return false;
+            } else {
+                if (!scan_value(p, depth, &val))
+                    return false;
+                if (p->field_rc || (!dup && tok_is_null(s, &val)))
+                    ;
+                else if (dup)
+                    field_fail(p, vane__codec_reject(p->c.err, VANE_REJECT_JSON_SYNTAX, pd->name,
+                                                     (size_t)key.start, "duplicate key \"%s\"",
+                                                     pd->name));
+                else if (val.type != JT_OBJECT)
+                    field_fail(p, vane__codec_reject(p->c.err, VANE_REJECT_JSON_TYPE, pd->name,
+                                                     (size_t)val.start,
+                                                     "%s: expected an object, got %s", pd->name,
+                                                     tok_type_name(s, &val)));
+                else
+                    field_fail(p, vane__codec_reject(
+                                      p->c.err, VANE_REJECT_BAD_VALUE, "payload", (size_t)key.start,
+                                      "more than one payload (%s and %s): exactly one is allowed",
+                                      payloads[ev->type - 1].name, pd->name));
+            }
+        } else if (!scan_value(p, depth, &val)) {
+            return false;
+        }
+        i = skip_ws(s, n, p->i);
+        if (i < n && s[i] == ',') {
+            i = skip_ws(s, n, i + 1);
+            continue;
+        }
+        if (i < n && s[i] == '}') {
+            p->i = i + 1;
+            return true;
+        }
+        if (i >= n)
+            check_fail(&p->jc, VANE_REJECT_JSON_SYNTAX, n, "unexpected end of input");
+        else
+            check_fail(&p->jc, VANE_REJECT_JSON_SYNTAX, i, "expected ',' or a closing bracket");
+        return false;
+    }
 }
 
 int vane__json_decode_event(vane_json_dec_t *jd, const char *s, size_t n, vane_event_t *ev,
-                            vane_decode_error_t *err)
+                            vane_decode_error_t *err, bool *strings_checked)
 {
-    jcheck_t jc;
-    int ntok = lex_json(s, n, jd->toks, (int)jd->ntoks, &jc);
-    if (ntok < 0 && jc.reason == VANE_REJECT_TOO_LARGE)
-        return vane__codec_reject(err, VANE_REJECT_TOO_LARGE, NULL, 0, "too many JSON tokens");
-    if (ntok < 0)
-        return vane__codec_reject(err, jc.reason, NULL, jc.off, "%s at byte %zu", jc.what, jc.off);
+    *strings_checked = false;
     jd->scratch_used = 0;
-    jctx_t c = {s, n, jd->toks, ntok, jd, err, jc.escapes};
-    int next;
-    return walk_object(&c, 0, event_fields, NELEM(event_fields), ev, true, ev, &next);
+    jparse_t p = {.c = {s, n, NULL, 0, jd, err, false}};
+    p.i = skip_ws(s, n, 0);
+    if (p.i >= n || s[p.i] != '{')
+        return vane__codec_reject(err, VANE_REJECT_JSON_SYNTAX, NULL, p.i,
+                                  "the message is not a JSON object at byte %zu", p.i);
+    bool ok = parse_members(&p, 1, event_fields, NELEM(event_fields), ev, ev);
+    if (ok) {
+        p.i = skip_ws(s, n, p.i);
+        if (p.i != n) {
+            check_fail(&p.jc, VANE_REJECT_JSON_SYNTAX, p.i, "trailing characters after the object");
+            ok = false;
+        }
+    }
+    if (!ok)
+        return vane__codec_reject(err, p.jc.reason, NULL, p.jc.off, "%s at byte %zu", p.jc.what,
+                                  p.jc.off);
+    if (p.field_rc)
+        return p.field_rc;
+    /* Without escapes every string is a slice the lexer checked: UTF-8, no control bytes. */
+    *strings_checked = !p.escapes;
+    return VANE_OK;
 }
 
 /*---------------------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ vt_start_vane vane --group ops-http --rules "$VT_DIR/rules.yaml" --http "127.0.0
 status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 body() { curl -s "$@"; }
 # metric VALUE of the first series line starting with $1 (exact series text), or empty
-metric() { body "$BASE/metrics" | awk -v s="$1" 'index($0, s " ") == 1 { print $2; exit }'; }
+# (awk reads to the end: exiting early would kill curl with SIGPIPE and, under pipefail, fail
+# the caller at random)
+metric() { body "$BASE/metrics" | awk -v s="$1" '!f && index($0, s " ") == 1 { print $2; f = 1 }'; }
 
 vt_wait_until 30 "vane HTTP endpoint on $HTTP_PORT" curl -sf "$BASE/healthz"
 [[ "$(body "$BASE/healthz")" == "ok" ]] || vt_fail "/healthz body: $(body "$BASE/healthz")"

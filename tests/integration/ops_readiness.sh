@@ -15,7 +15,9 @@ vt_start_vane vane --group ops-ready --http "127.0.0.1:$HTTP_PORT" --redis.recon
 
 status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 body() { curl -s "$@"; }
-metric() { body "$BASE/metrics" | awk -v s="$1" 'index($0, s " ") == 1 { print $2; exit }'; }
+# (awk reads to the end: exiting early would kill curl with SIGPIPE and, under pipefail, fail
+# the caller at random)
+metric() { body "$BASE/metrics" | awk -v s="$1" '!f && index($0, s " ") == 1 { print $2; f = 1 }'; }
 ready() { [[ "$(status "$BASE/readyz")" == 200 ]]; }
 vt_wait_until 60 "/readyz to answer 200" ready
 

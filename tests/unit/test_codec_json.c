@@ -547,6 +547,29 @@ static void test_payloads_and_keys(void **state)
     assert_int_equal(ev.event_time_ms, 7);
     /* keys are case-sensitive: "Customer_ID" is an unknown key */
     REJ("{\"Customer_ID\":\"C1\",\"event_time_ms\":5," LOGIN_TAIL, MISSING_FIELD, "customer_id");
+
+    /* The decoder is one pass: a field error is remembered while the grammar check goes on,
+     * so a later syntax error still wins, wherever it is. */
+    REJ(HEAD "\"channel\":7.5," LOGIN_TAIL, BAD_VALUE, "channel");
+    REJ(HEAD "\"channel\":7.5," LOGIN_TAIL "x", JSON_SYNTAX, NULL);
+    REJ(HEAD "\"channel\":{},\"login\":{\"success\":true,}}", JSON_SYNTAX, NULL);
+    REJ(HEAD "\"login\":[],\"x\":[1 2]}", JSON_SYNTAX, NULL);
+    REJ(HEAD "\"login\":{\"success\":1},\"txn\":{\"kind\":\"FEE\",}}", JSON_SYNTAX, NULL);
+    /* the first field error is the one reported */
+    REJ(HEAD "\"channel\":\"NOPE\",\"login\":{\"success\":1}}", UNKNOWN_ENUM, "channel");
+    REJ(HEAD "\"login\":{\"success\":1},\"channel\":\"NOPE\"}", JSON_TYPE, "login.success");
+    /* a payload that is not an object, and payloads after an error, are still checked */
+    REJ(HEAD "\"login\":\"yes\"}", JSON_TYPE, "login");
+    REJ(HEAD "\"login\":[{}]}", JSON_TYPE, "login");
+    REJ(HEAD "\"login\":null}", MISSING_FIELD, "payload");
+    /* any key order, escaped keys, whitespace everywhere */
+    ev = DECODE(" {\n \"t\\u0078n\" : { \"amount_minor\" : 9 , \"kind\" : \"FEE\" } ,"
+                "\t\"event_time_ms\":8 , \"cust\\u006fmer_id\":\"C\\u0031\" }\r\n");
+    assert_int_equal(ev.type, VANE_EVENT_TXN);
+    assert_int_equal(ev.txn.kind, VANE_TXN_FEE);
+    assert_int_equal(ev.txn.amount_minor, 9);
+    assert_int_equal(ev.event_time_ms, 8);
+    assert_str(ev.customer_id, "C1");
 }
 
 /* A reject leaves nothing behind: the next message decodes normally, and err may be NULL. */
