@@ -5,12 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <xxhash.h>
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
 
 #define SLAB_BYTES     ((size_t)8 << 20) /* entries come in 8 MiB huge-page-backed slabs */
 #define MSG_SLAB       1024
@@ -186,12 +181,7 @@ void *vane_cache_slab_new(void)
     slab_t *s = vane_bigmem_alloc(SLAB_BYTES);
     if (!s)
         return NULL;
-    if (madvise(s, SLAB_BYTES, MADV_POPULATE_WRITE) != 0) {
-        /* Older kernels: fault the pages in by touching them. */
-        volatile char *p = (volatile char *)s;
-        for (size_t off = 0; off < SLAB_BYTES; off += 4096)
-            p[off] = 0;
-    }
+    vane_bigmem_populate(s, SLAB_BYTES);
     return s;
 }
 

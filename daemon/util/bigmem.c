@@ -3,6 +3,10 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
 static size_t round_up(size_t n, size_t to)
 {
     return (n + to - 1) / to * to;
@@ -45,4 +49,17 @@ void vane_bigmem_free(void *p, size_t len)
 {
     if (p)
         munmap(p, round_up(len, VANE_BIGMEM_HUGE));
+}
+
+void vane_bigmem_populate(void *p, size_t len)
+{
+    if (!p || len == 0)
+        return;
+    /* madvise wants a page-aligned start: round down (the page is the caller's too). */
+    uintptr_t start = (uintptr_t)p / 4096 * 4096;
+    if (madvise((void *)start, (uintptr_t)p + len - start, MADV_POPULATE_WRITE) == 0)
+        return;
+    volatile char *c = (volatile char *)p;
+    for (size_t off = 0; off < len; off += 4096)
+        c[off] = c[off];
 }

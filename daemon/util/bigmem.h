@@ -25,4 +25,9 @@ void vane_bigmem_free(void *p, size_t len);
  * some other way (e.g. a large realloc). Advisory; silently ignored when unsupported. */
 void vane_bigmem_advise(void *p, size_t len);
 
+/* Fault in every page of [p, p+len) for writing now (MADV_POPULATE_WRITE; on kernels before
+ * 5.14, by writing one byte per 4 KiB page, which must be safe for the caller's contents:
+ * freshly mapped zeroed memory). Moves the kernel's page zeroing out of a later hot loop. */
+void vane_bigmem_populate(void *p, size_t len);
+
 #endif

@@ -51,12 +51,32 @@ static void test_bigmem_advise_any_range(void **state)
     free(p);
 }
 
+/* populate keeps the contents (zeroed fresh memory stays zero, written bytes stay written) and
+ * accepts unaligned ranges. */
+static void test_bigmem_populate_keeps_contents(void **state)
+{
+    (void)state;
+    size_t len = (size_t)3 << 20;
+    unsigned char *p = vane_bigmem_alloc(len);
+    assert_non_null(p);
+    p[12345] = 7;
+    vane_bigmem_populate(p + 100, len - 200);
+    vane_bigmem_populate(p, len);
+    vane_bigmem_populate(NULL, 10);
+    for (size_t i = 0; i < len; i += 511)
+        assert_int_equal(p[i], i == 12345 ? 7 : 0);
+    assert_int_equal(p[12345], 7);
+    p[len - 1] = 1;
+    vane_bigmem_free(p, len);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bigmem_aligned_zeroed_writable),
         cmocka_unit_test(test_bigmem_refuses_absurd_sizes),
         cmocka_unit_test(test_bigmem_advise_any_range),
+        cmocka_unit_test(test_bigmem_populate_keeps_contents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
