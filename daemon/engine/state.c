@@ -222,9 +222,9 @@ static uint8_t *f_float(uint8_t *p, unsigned field, float v)
 }
 static uint8_t *f_str(uint8_t *p, unsigned field, const char *s)
 {
+    if (!s[0])
+        return p; /* most optional strings are empty: no strlen call */
     size_t n = strlen(s);
-    if (!n)
-        return p;
     p = put_varint(put_tag(p, field, WT_LEN), n);
     memcpy(p, s, n);
     return p + n;
