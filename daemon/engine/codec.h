@@ -1,8 +1,8 @@
 /* codec.h - bytes <-> events and alerts, in JSON and protobuf (shared/CONTRACT.md).
  *
  * Decoding is allocation-free in the steady state: a vane_decoder_t owns all scratch space
- * (JSON tokens, unescaped strings, the protobuf arena) sized at creation, and a decoded
- * vane_event_t borrows from the input bytes and that scratch until the next decode call.
+ * (unescaped JSON strings) sized at creation, and a decoded vane_event_t borrows from the
+ * input bytes and that scratch until the next decode call.
  * Every reject says why with a reason code (counted by the daemon as a metric label, and
  * the dead-letter header), the field it concerns, and a one-line message.
  *
@@ -38,12 +38,10 @@
  *     an absent field. A key given twice, or two payloads, is rejected (unlike protobuf,
  *     where the last payload wins).
  *   - Protobuf: unknown enum numbers are unknown_enum; the proto3 rule applies for repeated
- *     scalar fields and oneofs (the last one wins). A crafted message that needs more than
- *     8 x max_bytes + 64 KiB of decode memory (e.g. thousands of repeated sub-messages) is
- *     rejected as too_large rather than allocating more.
- * Memory per decoder: about 11 x max_bytes for JSON (tokens + unescape scratch) plus
- * 8 x max_bytes + 64 KiB for the protobuf arena, all allocated by vane_decoder_new (large
- * blocks are mapped lazily, so only what messages actually use becomes resident).
+ *     scalar fields and oneofs (the last one wins; a payload seen twice is replaced, not
+ *     merged, as protobuf-c's unpack does). Decoding uses no memory beyond the message.
+ * Memory per decoder: about max_bytes (the JSON unescape scratch), allocated by
+ * vane_decoder_new.
  * A decoder is single-threaded state: use one per thread.
  */
 #ifndef VANE_CODEC_H

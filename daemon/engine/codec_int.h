@@ -52,6 +52,9 @@ vane_pb_dec_t *vane__pb_dec_new(size_t max_bytes);
 void vane__pb_dec_free(vane_pb_dec_t *pd);
 int vane__pb_decode_event(vane_pb_dec_t *pd, const uint8_t *p, size_t n, vane_event_t *ev,
                           vane_decode_error_t *err);
+/* The same through protobuf-c's generated unpack: the tests' oracle for the one above. */
+int vane__pb_decode_event_reference(vane_pb_dec_t *pd, const uint8_t *p, size_t n, vane_event_t *ev,
+                                    vane_decode_error_t *err);
 int vane__pb_encode_event(const vane_event_t *ev, vane_buf_t *out);
 int vane__pb_encode_alert(const vane_alert_t *a, vane_buf_t *out);
 int vane__pb_decode_alert(const uint8_t *p, size_t n, vane_alert_t *a, vane_decode_error_t *err);

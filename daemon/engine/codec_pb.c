@@ -1,16 +1,15 @@
 /* codec_pb.c - events and alerts as protobuf (proto/vane/v1/event.proto, alert.proto).
  *
- * Decoding uses protobuf-c's generated vane__v1__event__unpack with a ProtobufCAllocator
- * backed by an arena that the decoder owns and resets before every message, so unpacking
- * calls malloc zero times. The arena is sized at creation (ARENA_PER_BYTE per byte of
- * max_bytes plus a fixed floor); a message that would need more (only crafted ones do: e.g.
- * hundreds of thousands of repeated empty sub-messages) is rejected as too_large instead of
- * growing it. The decoded event borrows its strings from the arena.
+ * Events are decoded by a small wire reader written for the Event message (see
+ * vane__pb_decode_event): it reads fields straight from the message bytes and borrows
+ * strings from them (their true length included, so an embedded NUL reaches the shared
+ * validation instead of truncating an id), allocating nothing. A message waiting for its
+ * customer's state can therefore keep its decoded event. It decodes exactly what
+ * protobuf-c's generated unpack decodes; that unpack is kept as the reference
+ * (vane__pb_decode_event_reference, over an arena that is made on first use), and
+ * test_codec_pb compares the two on valid, mutated and random messages.
  *
- * protobuf-c stores strings as NUL-terminated char * and drops their length, so an embedded
- * NUL would silently truncate an id. Each arena block records its size, and protobuf-c
- * allocates exactly length + 1 bytes per string, which gives the true length back; the shared
- * validation then rejects the NUL.
+ * Alerts (tools and tests) are unpacked by protobuf-c with its default allocator.
  *
  * Encoding is written by hand (a few varints and length prefixes): it works straight from the
  * borrowed, non-NUL-terminated vane_str_t fields without copying them, and emits fields in
@@ -71,11 +70,7 @@ vane_pb_dec_t *vane__pb_dec_new(size_t max_bytes)
         return NULL;
     pd->cap = max_bytes * ARENA_PER_BYTE + ARENA_FLOOR;
     pd->cap = (pd->cap + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    pd->base = aligned_alloc(ARENA_ALIGN, pd->cap);
-    if (!pd->base) {
-        free(pd);
-        return NULL;
-    }
+    /* the arena itself is made by the first reference decode: the wire reader needs none */
     pd->alloc.alloc = arena_alloc;
     pd->alloc.free = arena_free;
     pd->alloc.allocator_data = pd;
@@ -116,9 +111,286 @@ static vane_str_t pb_str(const vane_pb_dec_t *pd, const char *s)
  * Decoding
  *-------------------------------------------------------------------------------------------*/
 
+/* The wire reader: fields are read straight from the message bytes, strings borrowed from
+ * them (protobuf strings are raw bytes: nothing to unescape), nothing allocated. It accepts
+ * and rejects what protobuf-c's generated unpack does (the reference below; test_codec_pb
+ * compares the two on valid, mutated and random messages): unknown fields of wire types 0, 1,
+ * 2 and 5 are skipped; groups, wire types 6 and 7, field number 0, a known field with the
+ * wrong wire type, a varint over 10 bytes and a length past the end are malformed; a scalar
+ * seen twice keeps the last value; a second payload replaces the first, even one of the same
+ * kind (payloads are a oneof, and protobuf-c does not merge oneof members). Enums and int32 keep
+ * the low 32 bits of the varint, as protobuf-c does. */
+typedef struct pbin {
+    const uint8_t *p, *end;
+} pbin_t;
+
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+
+/* A varint of at most max_bytes bytes; false when it is longer or runs past the end. */
+static bool in_varint(pbin_t *in, unsigned max_bytes, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (unsigned i = 0; i < max_bytes && in->p < in->end; i++) {
+        uint8_t b = *in->p++;
+        if (i < 10)
+            r |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *v = r;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The next field's number and wire type; false when malformed. Read as protobuf-c reads
+ * it: at most 5 bytes, the number kept to 32 bits, and "field 0" judged on the first byte
+ * alone (a number that only later bytes make 0 or huge is merely unknown, and skipped). */
+static bool in_tag(pbin_t *in, uint32_t *field, unsigned *wt)
+{
+    if (in->p >= in->end || (in->p[0] & 0xf8) == 0)
+        return false;
+    uint8_t b = *in->p++;
+    uint32_t f = (uint32_t)(b & 0x7f) >> 3;
+    *wt = b & 7u;
+    for (unsigned i = 1, shift = 4; b & 0x80; i++, shift += 7) {
+        if (i == 5 || in->p >= in->end)
+            return false;
+        b = *in->p++;
+        f |= (uint32_t)(b & 0x7f) << shift;
+    }
+    *field = f;
+    return true;
+}
+
+/* A length-delimited body: *body / *len; false when it does not fit in what is left. */
+static bool in_len(pbin_t *in, const uint8_t **body, size_t *len)
+{
+    uint64_t l;
+    if (!in_varint(in, 5, &l))
+        return false;
+    l = (uint32_t)l; /* protobuf-c keeps the low 32 bits of a 5-byte prefix */
+    if (l > (uint64_t)(in->end - in->p))
+        return false;
+    *body = in->p;
+    *len = (size_t)l;
+    in->p += l;
+    return true;
+}
+
+/* Skip the value of an unknown field of wire type wt. */
+static bool in_skip(pbin_t *in, unsigned wt)
+{
+    uint64_t v;
+    const uint8_t *b;
+    size_t l;
+    switch (wt) {
+    case WT_VARINT:
+        return in_varint(in, 10, &v);
+    case WT_I64:
+    case WT_I32: {
+        size_t w = wt == WT_I64 ? 8 : 4;
+        if ((size_t)(in->end - in->p) < w)
+            return false;
+        in->p += w;
+        return true;
+    }
+    case WT_LEN:
+        return in_len(in, &b, &l);
+    default: /* groups (3, 4) are not supported by protobuf-c either; 6 and 7 do not exist */
+        return false;
+    }
+}
+
+/* A varint known field (wt must be WT_VARINT). */
+static bool in_int(pbin_t *in, unsigned wt, uint64_t *v)
+{
+    return wt == WT_VARINT && in_varint(in, 10, v);
+}
+
+/* A bool: true when any value bit of the field's bytes is set. protobuf-c reads a bool this
+ * way whatever its wire type (for a length-delimited one, over the length prefix and the
+ * body), so the other wire types are accepted too, to decode exactly what it decodes. */
+static bool in_bool(pbin_t *in, unsigned wt, bool *v)
+{
+    const uint8_t *start = in->p;
+    if (wt == WT_VARINT) {
+        uint64_t ignored;
+        if (!in_varint(in, 10, &ignored))
+            return false;
+    } else if (!in_skip(in, wt)) {
+        return false;
+    }
+    bool any = false;
+    for (const uint8_t *q = start; q < in->p; q++)
+        any |= (*q & 0x7f) != 0;
+    *v = any;
+    return true;
+}
+
+static bool in_str(pbin_t *in, unsigned wt, vane_str_t *s)
+{
+    const uint8_t *b;
+    size_t l;
+    if (wt != WT_LEN || !in_len(in, &b, &l))
+        return false;
+    s->p = (const char *)b;
+    s->len = (uint32_t)l;
+    return true;
+}
+
+/* What a known field holds and where it goes: one table per message, indexed by field
+ * number (entries with kind PK_NONE, and numbers past the table, are unknown fields). */
+typedef enum { PK_NONE, PK_STR, PK_I64, PK_ENUM, PK_I32, PK_BOOL } pkind_t;
+typedef struct pbfield {
+    uint8_t kind;
+    uint16_t off; /* of the member in the payload (or event) struct */
+    int16_t has;  /* offset of its "present" bool (a proto3 oneof of one), or -1 */
+} pbfield_t;
+
+#define PF(st, m, k)                                                                               \
+    {                                                                                              \
+        k, offsetof(st, m), -1                                                                     \
+    }
+#define PFH(st, m, k, h)                                                                           \
+    {                                                                                              \
+        k, offsetof(st, m), offsetof(st, h)                                                        \
+    }
+
+static const pbfield_t pb_event[] = {
+    [1] = PF(vane_event_t, event_id, PK_STR),
+    [2] = PF(vane_event_t, customer_id, PK_STR),
+    [3] = PF(vane_event_t, event_time_ms, PK_I64),
+    [4] = PF(vane_event_t, channel, PK_ENUM),
+};
+static const pbfield_t pb_txn[] = {
+    [1] = PF(vane_txn_t, kind, PK_ENUM),
+    [2] = PF(vane_txn_t, category, PK_ENUM),
+    [3] = PF(vane_txn_t, product_id, PK_STR),
+    [4] = PF(vane_txn_t, amount_minor, PK_I64),
+    [5] = PF(vane_txn_t, currency, PK_STR),
+    [6] = PFH(vane_txn_t, balance_after_minor, PK_I64, has_balance_after),
+    [7] = PF(vane_txn_t, counterparty_bank, PK_STR),
+};
+static const pbfield_t pb_login[] = {
+    [1] = PF(vane_login_t, success, PK_BOOL),
+    [2] = PF(vane_login_t, device_id, PK_STR),
+};
+static const pbfield_t pb_eng[] = {
+    [1] = PF(vane_engagement_t, kind, PK_ENUM),
+    [2] = PF(vane_engagement_t, category, PK_ENUM),
+    [3] = PF(vane_engagement_t, product_id, PK_STR),
+    [4] = PF(vane_engagement_t, service, PK_STR),
+    [5] = PFH(vane_engagement_t, score, PK_I32, has_score),
+};
+static const pbfield_t pb_profile[] = {
+    [1] = PF(vane_profile_t, segment, PK_STR),
+    [2] = PF(vane_profile_t, since_ms, PK_I64),
+    [3] = PF(vane_profile_t, manager_id, PK_STR),
+    [4] = PF(vane_profile_t, tier, PK_STR),
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Payload field numbers 10..13 of Event: its table and where the payload lives. */
+static const struct {
+    const pbfield_t *fields;
+    size_t n;
+    size_t off;
+} pb_payloads[4] = {
+    {pb_txn, NELEM(pb_txn), offsetof(vane_event_t, txn)},
+    {pb_login, NELEM(pb_login), offsetof(vane_event_t, login)},
+    {pb_eng, NELEM(pb_eng), offsetof(vane_event_t, eng)},
+    {pb_profile, NELEM(pb_profile), offsetof(vane_event_t, profile)},
+};
+
+/* One known field's value (wire type wt) into base + f->off. */
+static bool in_field(pbin_t *in, unsigned wt, const pbfield_t *f, char *base)
+{
+    void *at = base + f->off;
+    uint64_t v;
+    switch ((pkind_t)f->kind) {
+    case PK_STR:
+        return in_str(in, wt, at);
+    case PK_BOOL:
+        return in_bool(in, wt, at);
+    case PK_I64:
+    case PK_ENUM:
+    case PK_I32:
+        if (!in_int(in, wt, &v))
+            return false;
+        if (f->kind == PK_I64) {
+            int64_t x = (int64_t)v;
+            memcpy(at, &x, sizeof x);
+        } else { /* enums and int32: the low 32 bits, as protobuf-c keeps them */
+            int32_t x = (int32_t)(uint32_t)v;
+            memcpy(at, &x, sizeof x);
+        }
+        if (f->has >= 0)
+            base[f->has] = 1; /* a bool */
+        return true;
+    case PK_NONE:
+        break;
+    }
+    return in_skip(in, wt);
+}
+
+/* The fields of one message (fields[n] by number) into base. depth 0 = the Event, whose
+ * payload fields 10..13 are sub-messages into *ev. */
+static bool in_message(pbin_t *in, const pbfield_t *fields, size_t n, char *base, vane_event_t *ev)
+{
+    while (in->p < in->end) {
+        uint32_t num;
+        unsigned wt;
+        if (!in_tag(in, &num, &wt))
+            return false;
+        if (ev && num >= 10 && num <= 13) {
+            pbin_t sub;
+            size_t len;
+            if (wt != WT_LEN || !in_len(in, &sub.p, &len))
+                return false;
+            sub.end = sub.p + len;
+            /* oneof: a payload replaces the one before, even one of the same kind (protobuf-c
+             * does not merge oneof members) */
+            if (ev->type != VANE_EVENT_NONE) {
+                memset(&ev->txn, 0, sizeof ev->txn);
+                memset(&ev->login, 0, sizeof ev->login);
+                memset(&ev->eng, 0, sizeof ev->eng);
+                memset(&ev->profile, 0, sizeof ev->profile);
+            }
+            ev->type = (vane_event_type_t)(VANE_EVENT_TXN + (num - 10));
+            const pbfield_t *pf = pb_payloads[num - 10].fields;
+            if (!in_message(&sub, pf, pb_payloads[num - 10].n,
+                            (char *)ev + pb_payloads[num - 10].off, NULL))
+                return false;
+            continue;
+        }
+        static const pbfield_t unknown = {PK_NONE, 0, -1};
+        if (!in_field(in, wt, num < n ? &fields[num] : &unknown, base))
+            return false;
+    }
+    return true;
+}
+
 int vane__pb_decode_event(vane_pb_dec_t *pd, const uint8_t *p, size_t n, vane_event_t *ev,
                           vane_decode_error_t *err)
 {
+    (void)pd;
+    pbin_t in = {p, p + n};
+    if (in_message(&in, pb_event, NELEM(pb_event), (char *)ev, ev))
+        return VANE_OK;
+    return vane__codec_reject(err, VANE_REJECT_PB_MALFORMED, NULL, (size_t)(in.p - p),
+                              "malformed protobuf near byte %zu of %zu (truncated, a bad wire "
+                              "type or tag, or a field of the wrong type)",
+                              (size_t)(in.p - p), n);
+}
+
+/* The same decoding through protobuf-c's generated unpack (into the arena): the oracle the
+ * tests compare vane__pb_decode_event with. */
+int vane__pb_decode_event_reference(vane_pb_dec_t *pd, const uint8_t *p, size_t n, vane_event_t *ev,
+                                    vane_decode_error_t *err)
+{
+    if (!pd->base && !(pd->base = aligned_alloc(ARENA_ALIGN, pd->cap)))
+        return vane__codec_reject(err, VANE_REJECT_TOO_LARGE, NULL, 0, "no decode memory");
     pd->used = 0;
     pd->exhausted = false;
     Vane__V1__Event *m = vane__v1__event__unpack(&pd->alloc, n, p);
@@ -269,8 +541,6 @@ int vane__pb_decode_alert(const uint8_t *p, size_t n, vane_alert_t *a, vane_deco
 /*---------------------------------------------------------------------------------------------
  * Encoding
  *-------------------------------------------------------------------------------------------*/
-
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2 };
 
 typedef struct pw {
     vane_buf_t *b;
