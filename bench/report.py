@@ -263,11 +263,12 @@ class Report:
             self.w("Big queue: queued.max.messages.kbytes=%s, queued.min.messages=%s." % (
                 fs.get("big_queue_kbytes"), fs.get("big_queue_min_messages")))
             self.w()
-            self.w("| rep | defaults ev/s | big queue ev/s | ratio | noisy |")
-            self.w("|---|---|---|---|---|")
+            self.w("| rep | ran first | defaults ev/s | big queue ev/s | ratio | noisy |")
+            self.w("|---|---|---|---|---|---|")
             for rep in fs["reps"]:
-                self.w("| %d | %s | %s | %s | %s |" % (
-                    rep["rep"], fmt(rep.get("defaults", {}).get("rate")),
+                first = (rep.get("order") or ["defaults"])[0].replace("_", " ")
+                self.w("| %d | %s | %s | %s | %s | %s |" % (
+                    rep["rep"], first, fmt(rep.get("defaults", {}).get("rate")),
                     fmt(rep.get("big_queue", {}).get("rate")), fmt(rep.get("ratio")),
                     "*" if self.rep_noisy(rep) else ""))
         else:

@@ -95,6 +95,7 @@ int cmd_run(int argc, char **argv)
         .max_batches_per_wakeup = 1,
         .fetch_wait_max_ms = (int)cfg.kafka.fetch_wait_max_ms,
         .queued_max_messages_kbytes = (int)cfg.kafka.queued_max_messages_kbytes,
+        .queued_min_messages = (int)cfg.kafka.queued_min_messages,
         .max_message_bytes = (int)cfg.kafka.max_message_bytes,
         .session_timeout_ms = (int)cfg.kafka.session_timeout_ms,
         .props = cons,

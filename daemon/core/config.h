@@ -70,6 +70,7 @@ typedef struct vane_config {
         int64_t fetch_wait_max_ms;          /* fetch.wait.max.ms */
         int64_t linger_ms;                  /* producer linger.ms */
         int64_t queued_max_messages_kbytes; /* consumer pre-fetch queue */
+        int64_t queued_min_messages;        /* and its per-partition floor */
         char *auto_offset_reset;            /* earliest | latest | error */
         int64_t max_message_bytes;          /* message.max.bytes / fetch limit */
         int64_t session_timeout_ms;         /* session.timeout.ms */

@@ -97,6 +97,8 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.kafka.alert_format, VANE_CONFIG_FORMAT_JSON);
     assert_int_equal(cfg.kafka.batch_size, 1000);
     assert_int_equal(cfg.kafka.max_message_bytes, 1024 * 1024);
+    assert_int_equal(cfg.kafka.queued_max_messages_kbytes, 65536);
+    assert_int_equal(cfg.kafka.queued_min_messages, 1000000); /* the byte limit governs */
     assert_string_equal(cfg.kafka.auto_offset_reset, "earliest");
     assert_string_equal(cfg.redis.url, "redis://127.0.0.1:6379");
     assert_string_equal(cfg.redis.password, "");
