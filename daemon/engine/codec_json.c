@@ -724,6 +724,25 @@ static bool parse_string(jparse_t *p, jtok_t *tk)
     return true;
 }
 
+/* The string, number or literal at p->i (p->i < n) into *tk; p->i is left after it. */
+static bool parse_scalar(jparse_t *p, jtok_t *tk)
+{
+    const char *s = p->c.s;
+    size_t v = p->i;
+    if (s[v] == '"')
+        return parse_string(p, tk);
+    size_t end = s[v] == '-' || is_digit(s[v]) ? scan_number(s, p->c.n, v, &p->jc)
+                                               : scan_literal(s, p->c.n, v, &p->jc);
+    if (end == 0)
+        return false;
+    tk->type = JT_PRIMITIVE;
+    tk->start = (int)v;
+    tk->end = (int)end;
+    tk->size = 0;
+    p->i = end;
+    return true;
+}
+
 /* A key at s[i] and the ':' after it; p->i is left just past the ':'. false on a syntax
  * error. p->c.escapes tells whether the key had escapes. */
 static bool parse_key(jparse_t *p, size_t i, jtok_t *key)
@@ -802,7 +821,6 @@ static bool lex_value(jparse_t *p, int depth, jtok_t *tk, jsink_t *sink)
             if (sink && open > 0 && close[open - 1] == ']' && otok[open - 1] >= 0)
                 sink->toks[otok[open - 1]].size++;
             char c = s[i];
-            size_t v = i;
             jtok_t inner, *vt = open ? &inner : tk;
             if (c == '{' || c == '[') {
                 if (depth + open == VANE_JSON_MAX_DEPTH) {
@@ -818,21 +836,10 @@ static bool lex_value(jparse_t *p, int depth, jtok_t *tk, jsink_t *sink)
                 st = c == '{' ? S_FIRST_KEY : S_FIRST_ELEM;
                 continue;
             }
-            if (c == '"') {
-                p->i = i;
-                if (!parse_string(p, vt))
-                    return false;
-                i = p->i;
-            } else {
-                i = c == '-' || is_digit(c) ? scan_number(s, n, i, &p->jc)
-                                            : scan_literal(s, n, i, &p->jc);
-                if (i == 0)
-                    return false;
-                vt->type = JT_PRIMITIVE;
-                vt->start = (int)v;
-                vt->end = (int)i;
-                vt->size = 0;
-            }
+            p->i = i;
+            if (!parse_scalar(p, vt))
+                return false;
+            i = p->i;
             if (sink)
                 tok_new(sink, vt->type, (size_t)vt->start, (size_t)vt->end);
             st = S_AFTER;
@@ -908,23 +915,10 @@ static int lex_json(const char *s, size_t n, jtok_t *toks, int cap, jcheck_t *jc
 /* lex_value() without a sink, with the scalars that make up nearly every field inline. */
 static inline bool scan_value(jparse_t *p, int depth, jtok_t *tk)
 {
-    const char *s = p->c.s;
-    char c = s[p->i]; /* p->i < n: checked by the caller */
-    if (c == '"')
-        return parse_string(p, tk);
+    char c = p->c.s[p->i]; /* p->i < n: checked by the caller */
     if (c == '{' || c == '[')
         return lex_value(p, depth, tk, NULL);
-    size_t v = p->i;
-    size_t end = c == '-' || is_digit(c) ? scan_number(s, p->c.n, v, &p->jc)
-                                         : scan_literal(s, p->c.n, v, &p->jc);
-    if (end == 0)
-        return false;
-    tk->type = JT_PRIMITIVE;
-    tk->start = (int)v;
-    tk->end = (int)end;
-    tk->size = 0;
-    p->i = end;
-    return true;
+    return parse_scalar(p, tk);
 }
 
 /* The members of the object whose '{' is at p->i, at nesting depth (1 = the message). fields /
