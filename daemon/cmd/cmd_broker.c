@@ -6,6 +6,9 @@
  * file atomically (write a temporary file, then rename), and runs until SIGINT or SIGTERM.
  * SIGUSR1 takes broker 1 down (its connections are closed and refused, as when a broker
  * crashes; it keeps its data) and SIGUSR2 brings it back, for tests of broker failures.
+ * --leader and --coordinator place a topic's partitions or a group's coordinator on a chosen
+ * broker, so a test can take down or slow down exactly what it means to (say, only the alert
+ * topic); --produce-rtt makes a broker acknowledge produced messages late.
  *
  * Signals are blocked in every thread (the mask is set before librdkafka starts its threads,
  * which inherit it) and received with sigwait(), so the main thread sleeps until a signal
@@ -50,6 +53,11 @@ const char cmd_broker_usage[] =
     "  --dlq-topic NAME         dead-letter topic (default bank.events.dlq)\n"
     "  --dlq-partitions N       its partitions (default 4)\n"
     "  --topic NAME:PARTITIONS  an extra topic (repeatable)\n"
+    "  --leader TOPIC:BROKER    broker BROKER (1..N) leads every partition of TOPIC\n"
+    "                           (repeatable; default: spread over the brokers)\n"
+    "  --coordinator GROUP:BROKER  broker BROKER coordinates consumer group GROUP (repeatable)\n"
+    "  --produce-rtt BROKER:MS  broker BROKER answers its next 1,000 Produce requests MS\n"
+    "                           milliseconds late (repeatable)\n"
     "  --bootstrap-file FILE    also write the bootstrap address to FILE (atomically: a script\n"
     "                           can wait for FILE to exist); removed again on exit\n";
 
@@ -60,6 +68,12 @@ typedef struct topic_spec {
     int partitions;   /* >= 1 */
 } topic_spec_t;
 
+/* NAME:BROKER of --leader and --coordinator. */
+typedef struct placement {
+    char *name; /* owned */
+    int broker; /* 1..broker count */
+} placement_t;
+
 static int parse_count(const char *s, int lo, int hi, int *out)
 {
     char *end;
@@ -69,6 +83,16 @@ static int parse_count(const char *s, int lo, int hi, int *out)
         return -1;
     *out = (int)v;
     return 0;
+}
+
+/* Parse "NAME:N" (N >= 1) into a new placement; -1 when malformed or out of memory. */
+static int parse_placement(const char *arg, placement_t *out)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg || parse_count(colon + 1, 1, 64, &out->broker))
+        return -1;
+    out->name = strndup(arg, (size_t)(colon - arg));
+    return out->name ? 0 : -1;
 }
 
 /* Write text to path atomically: a temporary file in the same directory, fsync, rename. */
@@ -105,6 +129,9 @@ enum {
     OPT_DLQ_PARTS,
     OPT_TOPIC,
     OPT_BOOTSTRAP_FILE,
+    OPT_LEADER,
+    OPT_COORDINATOR,
+    OPT_RTT,
     OPT_HELP,
 };
 
@@ -120,6 +147,9 @@ int cmd_broker(int argc, char **argv)
         {"dlq-partitions", required_argument, NULL, OPT_DLQ_PARTS},
         {"topic", required_argument, NULL, OPT_TOPIC},
         {"bootstrap-file", required_argument, NULL, OPT_BOOTSTRAP_FILE},
+        {"leader", required_argument, NULL, OPT_LEADER},
+        {"coordinator", required_argument, NULL, OPT_COORDINATOR},
+        {"produce-rtt", required_argument, NULL, OPT_RTT},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -133,6 +163,11 @@ int cmd_broker(int argc, char **argv)
     char *extra_names[MAX_TOPICS]; /* owned copies of NAME from NAME:PARTITIONS */
     int n_extra = 0;
     const char *bootstrap_file = NULL;
+    placement_t leaders[MAX_TOPICS], coords[MAX_TOPICS];
+    int n_leaders = 0, n_coords = 0;
+    int rtt_ms[65]; /* per broker id, -1 = not set */
+    for (int i = 0; i < 65; i++)
+        rtt_ms[i] = -1;
     int status = 2;
 
     optind = 1;
@@ -192,6 +227,38 @@ int cmd_broker(int argc, char **argv)
         case OPT_BOOTSTRAP_FILE:
             bootstrap_file = optarg;
             break;
+        case OPT_RTT: {
+            char *end;
+            errno = 0;
+            long b = strtol(optarg, &end, 10);
+            int ms = 0;
+            if (errno || end == optarg || *end != ':' || b < 1 || b > 64 ||
+                parse_count(end + 1, 0, 600000, &ms)) {
+                vane_command_usage_error(
+                    "broker", "bad --produce-rtt '%s' (want BROKER:MS, MS <= 600000)", optarg);
+                goto out;
+            }
+            rtt_ms[b] = ms;
+            break;
+        }
+        case OPT_LEADER:
+        case OPT_COORDINATOR: {
+            bool lead = ch == OPT_LEADER;
+            int *n = lead ? &n_leaders : &n_coords;
+            if (*n == MAX_TOPICS) {
+                vane_command_usage_error("broker", "too many --%s options (max %d)",
+                                         lead ? "leader" : "coordinator", MAX_TOPICS);
+                goto out;
+            }
+            if (parse_placement(optarg, lead ? &leaders[*n] : &coords[*n])) {
+                vane_command_usage_error("broker", "bad --%s '%s' (want %s:BROKER)",
+                                         lead ? "leader" : "coordinator", optarg,
+                                         lead ? "TOPIC" : "GROUP");
+                goto out;
+            }
+            (*n)++;
+            break;
+        }
         case 'h':
         case OPT_HELP:
             fputs(cmd_broker_usage, stdout);
@@ -206,6 +273,29 @@ int cmd_broker(int argc, char **argv)
     if (optind < argc) {
         vane_command_usage_error("broker", "unexpected argument '%s'", argv[optind]);
         goto out;
+    }
+    for (int b = brokers + 1; b < 65; b++) {
+        if (rtt_ms[b] >= 0) {
+            vane_command_usage_error("broker", "--produce-rtt %d:%d: there are only %d broker(s)",
+                                     b, rtt_ms[b], brokers);
+            goto out;
+        }
+    }
+    for (int i = 0; i < n_leaders + n_coords; i++) {
+        const placement_t *pl = i < n_leaders ? &leaders[i] : &coords[i - n_leaders];
+        if (pl->broker > brokers) {
+            vane_command_usage_error("broker", "--%s %s:%d: there are only %d broker(s)",
+                                     i < n_leaders ? "leader" : "coordinator", pl->name, pl->broker,
+                                     brokers);
+            goto out;
+        }
+        int t = 0;
+        while (i < n_leaders && t < n_topics && strcmp(topics[t].name, pl->name) != 0)
+            t++;
+        if (i < n_leaders && t == n_topics) {
+            vane_command_usage_error("broker", "--leader %s: no such topic", pl->name);
+            goto out;
+        }
     }
     for (int i = 0; i < n_topics; i++) {
         for (int j = 0; j < i; j++) {
@@ -253,6 +343,43 @@ int cmd_broker(int argc, char **argv)
             rd_kafka_mock_topic_create(mc, topics[i].name, topics[i].partitions, replication);
         if (e) {
             fprintf(stderr, "vane broker: topic %s: %s\n", topics[i].name, rd_kafka_err2str(e));
+            topics_ok = false;
+        }
+    }
+    for (int i = 0; i < n_leaders && topics_ok; i++) {
+        int parts = 0;
+        for (int t = 0; t < n_topics; t++)
+            if (strcmp(topics[t].name, leaders[i].name) == 0)
+                parts = topics[t].partitions;
+        for (int p = 0; p < parts && topics_ok; p++) {
+            rd_kafka_resp_err_t e =
+                rd_kafka_mock_partition_set_leader(mc, leaders[i].name, p, leaders[i].broker);
+            if (e) {
+                fprintf(stderr, "vane broker: --leader %s:%d: %s\n", leaders[i].name,
+                        leaders[i].broker, rd_kafka_err2str(e));
+                topics_ok = false;
+            }
+        }
+    }
+    for (int b = 1; b <= brokers && topics_ok; b++) {
+        /* An error stack entry per request: "no error, answered rtt ms late" (ApiKey 0 is
+         * Produce). Other requests (metadata, producer ids) are answered at once. */
+        for (int i = 0; i < 1000 && rtt_ms[b] >= 0 && topics_ok; i++) {
+            rd_kafka_resp_err_t e = rd_kafka_mock_broker_push_request_error_rtts(
+                mc, b, 0, 1, RD_KAFKA_RESP_ERR_NO_ERROR, rtt_ms[b]);
+            if (e) {
+                fprintf(stderr, "vane broker: --produce-rtt %d:%d: %s\n", b, rtt_ms[b],
+                        rd_kafka_err2str(e));
+                topics_ok = false;
+            }
+        }
+    }
+    for (int i = 0; i < n_coords && topics_ok; i++) {
+        rd_kafka_resp_err_t e =
+            rd_kafka_mock_coordinator_set(mc, "group", coords[i].name, coords[i].broker);
+        if (e) {
+            fprintf(stderr, "vane broker: --coordinator %s:%d: %s\n", coords[i].name,
+                    coords[i].broker, rd_kafka_err2str(e));
             topics_ok = false;
         }
     }
@@ -314,5 +441,9 @@ restore:
 out:
     for (int i = 0; i < n_extra; i++)
         free(extra_names[i]);
+    for (int i = 0; i < n_leaders; i++)
+        free(leaders[i].name);
+    for (int i = 0; i < n_coords; i++)
+        free(coords[i].name);
     return status;
 }

@@ -36,21 +36,27 @@ typedef struct vane_cache_msg {
 } vane_cache_msg_t;
 
 typedef struct vane_cache_entry {
-    vane_state_t cs;       /* the customer's state; cs.customer_id is the key */
-    uint64_t hash;         /* hash of the key */
-    int32_t partition;     /* Kafka partition the customer's events come from */
-    uint8_t status;        /* vane_cache_status_t */
-    uint8_t dirty;         /* on the dirty list */
-    uint8_t load_failed;   /* last GET failed: retry before applying */
-    uint32_t pins;         /* in-flight operations holding this pointer */
-    uint32_t npending;     /* messages in the pending FIFO */
-    uint8_t timer_pending; /* a due timer waits for the load to finish */
-    uint8_t state_changed; /* dirty because the state changed (not only its index) */
-    int64_t indexed_due;   /* due time in the partition's timer index; 0 = none known,
-                              -1 = must be reconciled at the next write-back */
-    uint64_t alert_epoch;  /* 1 + the write-back epoch of the newest alert made from this
-                              state, 0 = none unacknowledged: the state is not written back
-                              before Kafka acknowledged that alert (owned by the pipeline) */
+    vane_state_t cs;         /* the customer's state; cs.customer_id is the key */
+    uint64_t hash;           /* hash of the key */
+    int32_t partition;       /* Kafka partition the customer's events come from */
+    uint8_t status;          /* vane_cache_status_t */
+    uint8_t dirty;           /* on the dirty list */
+    uint8_t load_failed;     /* last GET failed: retry before applying */
+    uint32_t pins;           /* in-flight operations holding this pointer */
+    uint32_t npending;       /* messages in the pending FIFO */
+    uint8_t timer_pending;   /* a due timer waits for the load to finish */
+    uint8_t state_changed;   /* dirty because the state changed (not only its index) */
+    int64_t indexed_due;     /* due time in the partition's timer index; 0 = none known,
+                                -1 = must be reconciled at the next write-back */
+    uint64_t alert_epoch;    /* 1 + the write-back epoch of the newest alert made from this
+                                state, 0 = none unacknowledged: the state is not written back
+                                before Kafka acknowledged that alert (owned by the pipeline) */
+    int64_t unwritten_from;  /* 1 + the offset of the oldest event applied to the state since
+                                its last write-back was sent, 0 = none: while the write-back is
+                                held, offsets are not committed past it (owned by the pipeline) */
+    int32_t unwritten_part;  /* the partition of that event */
+    uint8_t unwritten_mixed; /* unwritten events came from more than one partition, or a
+                                write failed: the oldest is not known */
     vane_cache_msg_t *pending_head, *pending_tail;
     struct vane_cache_entry *lru_prev, *lru_next; /* most recent at head */
     struct vane_cache_entry *dirty_next;          /* dirty list link */

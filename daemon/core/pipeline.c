@@ -80,6 +80,7 @@ struct vane_pipeline {
     uint64_t outstanding_total;
     bool flushing;
     bool flush_failed;
+    bool flush_nocommit; /* a held state's oldest unwritten event is unknown: commit nothing */
     uint64_t flush_epoch;
     uint32_t flush_pending; /* SETs in flight */
     uint64_t flush_started_ns;
@@ -315,6 +316,12 @@ static void apply(vane_pipeline_t *pl, vane_cache_entry_t *e, const vane_event_t
         pl->stats.late++;
     cs->last_partition = m->partition;
     cs->last_offset = m->offset;
+    if (!e->unwritten_from) {
+        e->unwritten_from = m->offset + 1;
+        e->unwritten_part = m->partition;
+    } else if (e->unwritten_part != m->partition) {
+        e->unwritten_mixed = 1;
+    }
     e->state_changed = 1;
     vane_cache_mark_dirty(pl->cache, e);
     pl->stats.applied++;
@@ -564,6 +571,10 @@ static void on_state_written(void *arg, int status)
     if (status != VANE_OK) {
         pl->flush_failed = true;
         e->state_changed = 1;
+        /* Which events that write carried is no longer known: until a write succeeds, a hold
+         * of this state stops every commit (see hold_offsets). */
+        e->unwritten_from = 1;
+        e->unwritten_mixed = 1;
         vane_cache_mark_dirty(pl->cache, e);
     } else {
         pl->stats.states_written++;
@@ -792,6 +803,23 @@ static bool epoch_acked(const vane_pipeline_t *pl, uint64_t x)
     return x < pl->acked_floor || pl->outstanding[x % EPOCH_RING] == 0;
 }
 
+/* e's write-back is held: this flush must not commit its partition's offset past e's oldest
+ * unwritten event, or a crash before the later write-back would lose the events in between
+ * (the replay would start after them and Redis would not have them). */
+static void hold_offsets(vane_pipeline_t *pl, const vane_cache_entry_t *e)
+{
+    if (!e->unwritten_from)
+        return;
+    int32_t p = e->unwritten_part;
+    if (e->unwritten_mixed || p < 0 || p >= MAX_PARTITIONS) {
+        pl->flush_nocommit = true;
+        return;
+    }
+    int64_t last_safe = e->unwritten_from - 2; /* the offset just before that event */
+    if (pl->snap[p] > last_safe)
+        pl->snap[p] = last_safe;
+}
+
 static void maybe_flush(vane_pipeline_t *pl, bool force)
 {
     (void)force;
@@ -812,6 +840,7 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
         return;
     pl->flushing = true;
     pl->flush_failed = false;
+    pl->flush_nocommit = false;
     pl->flush_epoch = pl->open_epoch++;
     pl->flush_started_ns = uv_hrtime();
     pl->stats.flushes++;
@@ -828,6 +857,7 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
              * still lose: a crash before the acknowledgement and the replay would skip the
              * event without alerting again. It waits for a later write-back. */
             vane_cache_mark_dirty(pl->cache, e);
+            hold_offsets(pl, e);
             pl->stats.writes_held++;
             e = next;
             continue;
@@ -842,6 +872,8 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
             e->state_changed = 1;
             vane_cache_mark_dirty(pl->cache, e);
         } else {
+            e->unwritten_from = 0;
+            e->unwritten_mixed = 0;
             e->pins++;
             pl->flush_pending++;
             index_timer(pl, e);
@@ -866,7 +898,7 @@ static void check_flush_done(vane_pipeline_t *pl)
     vane_histogram_observe(pl->m.redis_flush, flush_s);
     if (pl->flush_failed) {
         pl->stats.flush_failures++;
-    } else {
+    } else if (!pl->flush_nocommit) {
         for (int32_t p = vane_offsets_next(pl->offsets, -1); p >= 0;
              p = vane_offsets_next(pl->offsets, p)) {
             if (pl->snap[p] > pl->committed[p] &&

@@ -9,6 +9,8 @@
  * Order of effects: a partition's offset is stored for commit only when every event up to it
  * has its state durable in Redis (the write-back "epoch" that covered it was acknowledged) and
  * every alert and dead letter produced before that epoch closed was acknowledged by Kafka.
+ * A state with an unacknowledged alert is held back from the write-back; while it is, its
+ * partition is not committed past the oldest event that state holds unwritten.
  * Each state records the (partition, offset) of the last event applied to it, so events
  * replayed after a crash are skipped instead of counted twice.
  *

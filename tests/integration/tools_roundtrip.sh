@@ -63,6 +63,11 @@ expect_rc 2 "$VANE_BIN" gen --out "$tmp/x" --brokers 127.0.0.1:1
 expect_rc 2 "$VANE_BIN" gen --out "$tmp/x" --format xml
 expect_rc 2 "$VANE_BIN" broker --topic nopartitions
 expect_rc 2 "$VANE_BIN" broker --broker-count 0
+expect_rc 2 "$VANE_BIN" broker --broker-count 2 --leader churn.alerts:3
+expect_rc 2 "$VANE_BIN" broker --leader no.such.topic:1
+expect_rc 2 "$VANE_BIN" broker --coordinator g
+expect_rc 2 "$VANE_BIN" broker --broker-count 2 --produce-rtt 3:100
+expect_rc 2 "$VANE_BIN" broker --produce-rtt 1:-5
 expect_rc 2 "$VANE_BIN" tail --count 1
 "$VANE_BIN" broker --help | grep -q "100,000 messages" || fail "broker --help lacks the mock limits"
 
