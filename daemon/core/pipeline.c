@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Epoch ring size; a message's Kafka opaque packs (source timestamp ms << EPOCH_BITS) | epoch
  * slot, so the delivery report can time event -> alert latency without a lookup. */
@@ -178,8 +179,11 @@ static void count_reject(vane_pipeline_t *pl, rd_kafka_message_t *m, const vane_
     }
 }
 
-/* Decode and validate m into *ev. Returns 0, or a reject already counted. */
-static int decode(vane_pipeline_t *pl, rd_kafka_message_t *m, vane_event_t *ev, bool count)
+/* Decode and validate m into *ev. Returns 0, or a reject (counted when first). first: the
+ * message's first decode; a message decoded again after its customer's state loaded was
+ * accepted once, so the wall-clock window is not checked again (time has passed: an event
+ * near max_past could fail now and be dropped without a trace). */
+static int decode(vane_pipeline_t *pl, rd_kafka_message_t *m, vane_event_t *ev, bool first)
 {
     vane_decode_error_t de;
     memset(&de, 0, sizeof de);
@@ -210,7 +214,8 @@ static int decode(vane_pipeline_t *pl, rd_kafka_message_t *m, vane_event_t *ev, 
         goto reject;
     }
     int64_t now = coarse_wall_ms(); /* lags by up to a tick: a miss is checked precisely */
-    if ((ev->event_time_ms > now + pl->opts->max_future_ms ||
+    if (first &&
+        (ev->event_time_ms > now + pl->opts->max_future_ms ||
          ev->event_time_ms < now - pl->opts->max_past_ms) &&
         ((now = wall_ms()), ev->event_time_ms > now + pl->opts->max_future_ms ||
                                 ev->event_time_ms < now - pl->opts->max_past_ms)) {
@@ -222,7 +227,7 @@ static int decode(vane_pipeline_t *pl, rd_kafka_message_t *m, vane_event_t *ev, 
     }
     return VANE_OK;
 reject:
-    if (count)
+    if (first)
         count_reject(pl, m, &de);
     return VANE_EPARSE;
 }
@@ -427,6 +432,18 @@ static bool borrows_only_from(const vane_event_t *ev, const void *base_, size_t 
     return true;
 }
 
+/* Out of memory with a message taken but neither applied nor queued: the offsets tracker
+ * would count it as done and a later commit would skip it. Crash-only from here (nothing more
+ * is written or committed): a restart resumes from the committed offsets, as after kill -9. */
+static void die_out_of_memory(const char *what)
+{
+    VANE_LOG(VANE_LOG_ERROR, "engine",
+             "out of memory %s: exiting at once without committing; a restart resumes from the "
+             "committed offsets",
+             what);
+    _exit(1);
+}
+
 static void process_message(vane_pipeline_t *pl, rd_kafka_message_t *m)
 {
     pl->stats.consumed++;
@@ -455,23 +472,16 @@ static void process_message(vane_pipeline_t *pl, rd_kafka_message_t *m)
     if (!e) {
         pl->stats.cache_misses++;
         e = vane_cache_add(pl->cache, ev.customer_id.p, ev.customer_id.len, p);
-        if (!e) {
-            VANE_LOG(VANE_LOG_ERROR, "engine", "out of memory adding a customer to the cache");
-            pl->exit_code = 1;
-            rd_kafka_message_destroy(m);
-            return;
-        }
+        if (!e)
+            die_out_of_memory("adding a customer to the cache");
         issue_load(pl, e);
     }
     /* Wait behind the load (per-customer order holds; other customers go on), with the decoded
      * event when it points only into the message's own bytes (JSON without escapes). */
     if (vane_offsets_wait(pl->offsets, p, m->offset) < 0 ||
         vane_cache_push_pending_ev(
-            pl->cache, e, m, borrows_only_from(&ev, m->payload, m->len) ? &ev : NULL) != VANE_OK) {
-        VANE_LOG(VANE_LOG_ERROR, "engine", "out of memory queueing a message");
-        rd_kafka_message_destroy(m);
-        return;
-    }
+            pl->cache, e, m, borrows_only_from(&ev, m->payload, m->len) ? &ev : NULL) != VANE_OK)
+        die_out_of_memory("queueing a message behind its customer's state load");
     pl->waiting++;
 }
 
@@ -969,10 +979,34 @@ static void on_assign(void *arg, const rd_kafka_topic_partition_list_t *parts)
         pl->state = RUN_RUNNING;
 }
 
+/* A lost revoke: drop the unwritten changes of the revoked partitions' states (the new owner
+ * applies those events again from the committed offsets). Written later, they could overwrite
+ * newer states the new owner wrote; the entries are clean afterwards, so they are evicted. */
+static void drop_revoked_changes(vane_pipeline_t *pl)
+{
+    vane_cache_entry_t *e = vane_cache_take_dirty(pl->cache);
+    while (e) {
+        vane_cache_entry_t *next = e->dirty_next;
+        int32_t p = e->partition;
+        if (p >= 0 && p < MAX_PARTITIONS && pl->revoking[p]) {
+            e->state_changed = 0;
+            e->alert_epoch = 0;
+            e->unwritten_from = 0;
+            e->unwritten_mixed = 0;
+            e->indexed_due = 0;
+        } else {
+            vane_cache_mark_dirty(pl->cache, e);
+        }
+        e = next;
+    }
+}
+
 static void finish_revoke(vane_pipeline_t *pl)
 {
     if (!pl->revoke_lost)
         vane_kafka_source_commit(pl->src);
+    else
+        drop_revoked_changes(pl);
     for (int32_t p = 0; p < MAX_PARTITIONS; p++) {
         if (!pl->revoking[p])
             continue;
