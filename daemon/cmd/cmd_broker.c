@@ -85,6 +85,15 @@ static int parse_count(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
+/* Partitions of topic name among the n specs; 0 when there is no such topic. */
+static int topic_partitions(const topic_spec_t *topics, int n, const char *name)
+{
+    for (int t = 0; t < n; t++)
+        if (strcmp(topics[t].name, name) == 0)
+            return topics[t].partitions;
+    return 0;
+}
+
 /* Parse "NAME:N" (N >= 1) into a new placement; -1 when malformed or out of memory. */
 static int parse_placement(const char *arg, placement_t *out)
 {
@@ -281,19 +290,21 @@ int cmd_broker(int argc, char **argv)
             goto out;
         }
     }
-    for (int i = 0; i < n_leaders + n_coords; i++) {
-        const placement_t *pl = i < n_leaders ? &leaders[i] : &coords[i - n_leaders];
-        if (pl->broker > brokers) {
-            vane_command_usage_error("broker", "--%s %s:%d: there are only %d broker(s)",
-                                     i < n_leaders ? "leader" : "coordinator", pl->name, pl->broker,
-                                     brokers);
+    for (int i = 0; i < n_coords; i++) {
+        if (coords[i].broker > brokers) {
+            vane_command_usage_error("broker", "--coordinator %s:%d: there are only %d broker(s)",
+                                     coords[i].name, coords[i].broker, brokers);
             goto out;
         }
-        int t = 0;
-        while (i < n_leaders && t < n_topics && strcmp(topics[t].name, pl->name) != 0)
-            t++;
-        if (i < n_leaders && t == n_topics) {
-            vane_command_usage_error("broker", "--leader %s: no such topic", pl->name);
+    }
+    for (int i = 0; i < n_leaders; i++) {
+        if (leaders[i].broker > brokers) {
+            vane_command_usage_error("broker", "--leader %s:%d: there are only %d broker(s)",
+                                     leaders[i].name, leaders[i].broker, brokers);
+            goto out;
+        }
+        if (topic_partitions(topics, n_topics, leaders[i].name) == 0) {
+            vane_command_usage_error("broker", "--leader %s: no such topic", leaders[i].name);
             goto out;
         }
     }
@@ -347,10 +358,7 @@ int cmd_broker(int argc, char **argv)
         }
     }
     for (int i = 0; i < n_leaders && topics_ok; i++) {
-        int parts = 0;
-        for (int t = 0; t < n_topics; t++)
-            if (strcmp(topics[t].name, leaders[i].name) == 0)
-                parts = topics[t].partitions;
+        int parts = topic_partitions(topics, n_topics, leaders[i].name);
         for (int p = 0; p < parts && topics_ok; p++) {
             rd_kafka_resp_err_t e =
                 rd_kafka_mock_partition_set_leader(mc, leaders[i].name, p, leaders[i].broker);

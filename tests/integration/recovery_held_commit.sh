@@ -37,10 +37,8 @@ RUN_ARGS=(--group held --log-level debug --rules "$VANE_SOURCE_DIR/rules/default
     --rules "$VT_DIR/slow.yaml")
 
 now=$(($(date +%s) * 1000))
-produce() { # produce KEY JSON...: each to partition 0 of bank.events, keyed KEY
-    local key=$1
-    shift
-    printf "$key|%s\n" "$@" | kcat -P -b "$BOOTSTRAP" -t bank.events -p 0 -K '|' \
+produce() { # produce KEY JSON: to partition 0 of bank.events, keyed KEY
+    printf '%s|%s\n' "$1" "$2" | kcat -P -b "$BOOTSTRAP" -t bank.events -p 0 -K '|' \
         >>"$VT_DIR/kcat.log" 2>&1 || vt_fail "kcat could not produce to bank.events"
 }
 survey() { echo '{"event_id":"'"$1"'","customer_id":"'"${1%%-*}"'","event_time_ms":'$((now + $2))',"channel":"MOBILE","engagement":{"kind":"SURVEY","score":'"$3"'}}'; }
@@ -71,7 +69,7 @@ produce X "$(login X-2 3000)"
 vt_wait_until 20 "the instance to apply X's login" applied_at_least run 4
 # A1 acknowledged, 5 s after it was made: flush N completes and stores the offsets.
 vt_wait_until 30 "flush N to complete" metric_at_least vane_redis_flush_seconds_count 1
-((alerts_acked = $(metric_sum vane_event_alert_latency_seconds_count) == 1)) ||
+(($(metric_sum vane_event_alert_latency_seconds_count) == 1)) ||
     vt_fail "exactly A1 should be acknowledged when flush N completes"
 sleep 2.5 # scenario time: auto-commit runs every 1 s; A2 is still ~8 s from its acknowledgement
 vt_stop run KILL
