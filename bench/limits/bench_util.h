@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -27,6 +28,21 @@
 /* ---------------------------------------------------------------------------------------
  * Clocks
  * --------------------------------------------------------------------------------------- */
+
+/* len bytes of zeroed memory backed by huge pages where the kernel allows (madvise), for the
+ * large pre-built input arrays of the in-memory benchmarks: walking hundreds of MB of 4 KiB
+ * pages costs a TLB miss every few events on a VM, which would be charged to the code under
+ * test. Never freed (the process exits). */
+static inline void *bench_big_alloc(size_t len)
+{
+    void *p = mmap(NULL, len ? len : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, len, MADV_HUGEPAGE);
+#endif
+    return p;
+}
 
 static inline int64_t bench_now_ns(void)
 {

@@ -1,6 +1,6 @@
 /* engine.c - vane's engine alone: `vane replay`'s core on pre-decoded events, no I/O.
  *
- *   limit_engine --file PATH [--format json|protobuf] [--customers N] [--rules FILE]
+ *   limit_engine --file PATH [--format json|protobuf] [--customers N] [--rules FILE] [--hot N]
  *
  * Not a limit itself: the vane side of scenario 4, measured the way the issue asks ("vane
  * replay on pre-decoded events, all default rules, no I/O"). Every message of PATH
@@ -101,12 +101,14 @@ int main(int argc, char **argv)
     const char *path = bench_arg(argc, argv, "--file", NULL);
     const char *format = bench_arg(argc, argv, "--format", "json");
     long long customers = bench_arg_ll(argc, argv, "--customers", 0);
+    long long hot = bench_arg_ll(argc, argv, "--hot", 0);
     const char *rules = bench_arg(argc, argv, "--rules", NULL);
     if (!path)
         bench_die("usage: limit_engine --file PATH [--format json|protobuf]");
 #ifndef BENCH_HAVE_REPLAY
     (void)format;
     (void)customers;
+    (void)hot;
     (void)rules;
     (void)alloc_calls;
     (void)counting;
@@ -125,10 +127,30 @@ int main(int argc, char **argv)
     if (!data || fread(data, 1, (size_t)sz, fp) != (size_t)sz)
         bench_die("read %s failed", path);
     fclose(fp);
+    /* Count the messages first so the decoded events fit one huge-page-backed array. */
+    size_t cap = 1, n = 0, rejects = 0;
+    for (size_t p = 0; p < (size_t)sz; cap++) {
+        if (pb) {
+            size_t len = 0;
+            int shift = 0;
+            while (p < (size_t)sz && shift < 64) {
+                unsigned char b = (unsigned char)data[p++];
+                len |= (size_t)(b & 0x7f) << shift;
+                shift += 7;
+                if (!(b & 0x80))
+                    break;
+            }
+            if (len > (size_t)sz - p)
+                break;
+            p += len;
+        } else {
+            const char *nl = memchr(data + p, '\n', (size_t)sz - p);
+            p = nl ? (size_t)(nl - data) + 1 : (size_t)sz;
+        }
+    }
     arena_cap = (size_t)sz;
-    arena = malloc(arena_cap);
-    size_t cap = 1 << 16, n = 0, rejects = 0;
-    vane_event_t *evs = malloc(cap * sizeof(*evs));
+    arena = bench_big_alloc(arena_cap);
+    vane_event_t *evs = bench_big_alloc(cap * sizeof(*evs));
     vane_decoder_t *dec = vane_decoder_new(1 << 16);
     if (!arena || !evs || !dec)
         bench_die("out of memory");
@@ -154,12 +176,8 @@ int main(int argc, char **argv)
         }
         if (len == 0 || start + len > (size_t)sz)
             continue;
-        if (n == cap) {
-            cap *= 2;
-            evs = realloc(evs, cap * sizeof(*evs));
-            if (!evs)
-                bench_die("out of memory");
-        }
+        if (n == cap)
+            bench_die("more messages than counted");
         vane_decode_error_t err;
         if (vane_decoder_decode(dec, data + start, len,
                                 pb ? VANE_FORMAT_PROTOBUF : VANE_FORMAT_JSON, &evs[n], &err) != 0) {
@@ -183,6 +201,7 @@ int main(int argc, char **argv)
     opts.lateness_ms = 300000; /* the daemon's default engine.lateness (5m) */
     opts.max_bytes = 1 << 20;
     opts.expected_custs = (size_t)customers;
+    opts.hot_states = (size_t)hot;
     vane_replay_t *rp = vane_replay_new(rs, &opts, on_alert, NULL);
     if (!rp)
         bench_die("vane_replay_new failed");
@@ -206,8 +225,6 @@ int main(int argc, char **argv)
 #endif
     vane_replay_free(rp);
     vane_replay_rules_free(rs);
-    free(evs);
-    free(arena);
     return 0;
 #endif
 }

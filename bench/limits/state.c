@@ -38,7 +38,7 @@ int main(int argc, char **argv)
     long long seed = bench_arg_ll(argc, argv, "--seed", 1);
     int passes = (int)bench_arg_ll(argc, argv, "--passes", 1);
 
-    in_ev_t *evs = malloc((size_t)count * sizeof(*evs));
+    in_ev_t *evs = bench_big_alloc((size_t)count * sizeof(*evs));
     if (!evs)
         bench_die("out of memory");
     bench_gen_t g;
@@ -93,6 +93,5 @@ int main(int argc, char **argv)
            total, seen, (double)(t1 - t0) / total, (double)(cap * sizeof(rec_t)) / 1048576.0,
            customers, zipf);
     free(table);
-    free(evs);
     return 0;
 }

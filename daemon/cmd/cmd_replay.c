@@ -377,7 +377,10 @@ int cmd_replay(int argc, char **argv)
         int64_t until = flush_ms;
         if (flush_relative)
             until = (st->max_event_ms == INT64_MIN ? 0 : st->max_event_ms) + flush_ms;
-        vane_replay_flush(rp, until);
+        if (vane_replay_flush(rp, until) != VANE_OK) {
+            fprintf(stderr, "vane replay: out of memory\n");
+            goto done;
+        }
     }
     int64_t elapsed = mono_ns() - t0;
     if (progress) {

@@ -682,7 +682,8 @@ static int run_fixture(const char *dir, bool verbose)
         int64_t until = fx.flush_ms;
         if (fx.flush_relative)
             until += st->max_event_ms == INT64_MIN ? 0 : st->max_event_ms;
-        vane_replay_flush(rp, until);
+        if (vane_replay_flush(rp, until) != VANE_OK)
+            fx.oom = 1;
     }
     if (fx.oom) {
         printf("  out of memory\n");

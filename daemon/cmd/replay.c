@@ -18,6 +18,14 @@ typedef struct heap_item {
 
 #define NOT_IN_HEAP UINT32_MAX
 
+/* Per customer slot: where its heap entry is, its key there, and the due time it should fire
+ * at. key mirrors heap[pos].due so an update that needs no heap work touches only this. */
+typedef struct slot_timer {
+    int64_t want; /* the engine's next_due (INT64_MAX: nothing armed) */
+    int64_t key;  /* heap[pos].due, valid when pos != NOT_IN_HEAP */
+    uint32_t pos; /* index of its entry in heap, NOT_IN_HEAP when it has none */
+} slot_timer_t;
+
 struct vane_replay {
     vane_engine_t *eng;
     vane_replay_map_t *map;
@@ -25,12 +33,17 @@ struct vane_replay {
     vane_replay_opts_t opts;
     vane_replay_alert_cb cb;
     void *ud;
-    /* An indexed min-heap on due: at most one entry per customer, pos[slot] says where it is,
-     * so a new next_due updates the entry in place (no stale entries, size <= customers). */
+    /* An indexed min-heap on due: at most one entry per customer (tm[slot].pos says where),
+     * so the heap never holds more entries than customers. An entry's key is never later than
+     * the customer's wanted due time (tm[slot].want): an earlier due moves the entry up at
+     * once, a later one (the common case: activity pushes dormancy back) or a disarm only
+     * updates want, and the entry is moved down (or dropped) when it reaches the top. Timers
+     * fire in exactly the same (due, slot) order as with eager updates, and an event costs
+     * O(1) heap work instead of a sift through a heap of a million customers. */
     heap_item_t *heap;
     size_t heap_len;
-    uint32_t *pos; /* per slot: index in heap, NOT_IN_HEAP when no timer is armed */
-    size_t cap;    /* entries allocated in heap and pos */
+    slot_timer_t *tm; /* per slot */
+    size_t cap;       /* entries allocated in heap and tm */
     vane_alert_batch_t batch;
     vane_replay_stats_t stats;
 };
@@ -47,7 +60,8 @@ static bool item_less(heap_item_t a, heap_item_t b)
 static void heap_place(vane_replay_t *rp, size_t i, heap_item_t it)
 {
     rp->heap[i] = it;
-    rp->pos[it.slot] = (uint32_t)i;
+    rp->tm[it.slot].pos = (uint32_t)i;
+    rp->tm[it.slot].key = it.due;
 }
 
 static void sift_up(vane_replay_t *rp, size_t i)
@@ -85,35 +99,51 @@ static void sift_down(vane_replay_t *rp, size_t i)
 static void heap_remove_at(vane_replay_t *rp, size_t i)
 {
     uint32_t slot = rp->heap[i].slot;
-    rp->pos[slot] = NOT_IN_HEAP;
+    rp->tm[slot].pos = NOT_IN_HEAP;
     heap_item_t last = rp->heap[--rp->heap_len];
     if (i == rp->heap_len)
         return;
     heap_place(rp, i, last);
     sift_down(rp, i);
-    sift_up(rp, rp->pos[last.slot]);
+    sift_up(rp, rp->tm[last.slot].pos);
 }
 
 /* Arm slot's timer at due (INT64_MAX = disarm). The arrays hold every slot (reserved when the
- * customer was created), so this never allocates. */
+ * customer was created), so this never allocates. Lazy for a later due (see the struct). */
 static void heap_set(vane_replay_t *rp, uint32_t slot, int64_t due)
 {
-    uint32_t i = rp->pos[slot];
-    if (due == INT64_MAX) {
-        if (i != NOT_IN_HEAP)
-            heap_remove_at(rp, i);
+    slot_timer_t *t = &rp->tm[slot];
+    t->want = due;
+    if (due == INT64_MAX)
         return;
-    }
+    uint32_t i = t->pos;
     if (i == NOT_IN_HEAP) {
         i = (uint32_t)rp->heap_len++;
         rp->heap[i] = (heap_item_t){due, slot};
-        rp->pos[slot] = i;
+        t->pos = i;
+        t->key = due;
         sift_up(rp, i);
-        return;
+    } else if (due < t->key) {
+        rp->heap[i].due = due;
+        sift_up(rp, i);
     }
-    rp->heap[i].due = due;
-    sift_up(rp, i);
-    sift_down(rp, rp->pos[slot]);
+}
+
+/* Bring the top entry's key up to date: drop it when disarmed, move it down when its due is
+ * later. Returns true when the top entry is current. */
+static bool heap_settle_top(vane_replay_t *rp)
+{
+    heap_item_t *top = &rp->heap[0];
+    int64_t want = rp->tm[top->slot].want;
+    if (want == top->due)
+        return true;
+    if (want == INT64_MAX) {
+        heap_remove_at(rp, 0);
+    } else {
+        top->due = want;
+        sift_down(rp, 0);
+    }
+    return false;
 }
 
 /* Make room for slots [0, slots) in the heap and the position index. */
@@ -128,12 +158,12 @@ static int heap_reserve(vane_replay_t *rp, size_t slots)
     if (!nh)
         return VANE_ENOMEM;
     rp->heap = nh;
-    uint32_t *np = realloc(rp->pos, ncap * sizeof *np);
-    if (!np)
-        return VANE_ENOMEM; /* heap grew, pos did not: cap unchanged, retried next time */
+    slot_timer_t *nt = realloc(rp->tm, ncap * sizeof *nt);
+    if (!nt)
+        return VANE_ENOMEM; /* heap grew, tm did not: cap unchanged, retried next time */
     for (size_t i = rp->cap; i < ncap; i++)
-        np[i] = NOT_IN_HEAP;
-    rp->pos = np;
+        nt[i] = (slot_timer_t){INT64_MAX, INT64_MAX, NOT_IN_HEAP};
+    rp->tm = nt;
     rp->cap = ncap;
     return VANE_OK;
 }
@@ -152,7 +182,7 @@ vane_replay_t *vane_replay_new(const vane_ruleset_t *rs, const vane_replay_opts_
     rp->cb = cb;
     rp->ud = ud;
     rp->eng = vane_engine_new(rs);
-    rp->map = vane_replay_map_new(opts->expected_custs);
+    rp->map = vane_replay_map_new(opts->expected_custs, opts->hot_states, opts->hot_states);
     rp->dec = vane_decoder_new(rp->opts.max_bytes);
     if (!rp->eng || !rp->map || !rp->dec || heap_reserve(rp, 1024) != VANE_OK)
         goto err;
@@ -173,7 +203,7 @@ void vane_replay_free(vane_replay_t *rp)
     vane_replay_map_free(rp->map);
     vane_decoder_free(rp->dec);
     free(rp->heap);
-    free(rp->pos);
+    free(rp->tm);
     free(rp);
 }
 
@@ -212,19 +242,29 @@ static void emit_batch(vane_replay_t *rp, int64_t now_ms)
 /* ---- timers ----------------------------------------------------------------------------- */
 
 /* Arm slot's timer at the engine's current next_due. */
-static void reschedule(vane_replay_t *rp, uint32_t slot)
+static int reschedule(vane_replay_t *rp, uint32_t slot)
 {
     const vane_state_t *cs = vane_replay_map_state(rp->map, slot);
+    if (!cs)
+        return VANE_ENOMEM;
     heap_set(rp, slot, vane_engine_next_due(rp->eng, cs));
+    return VANE_OK;
 }
 
-static void fire_due(vane_replay_t *rp, int64_t watermark)
+/* Fire every timer due by watermark. VANE_ENOMEM when a state could not be brought in (its
+ * timer stays armed, so a later call retries it). */
+static int fire_due(vane_replay_t *rp, int64_t watermark)
 {
     int64_t now = rp->opts.wall_clock ? wall_ms() : watermark;
     while (rp->heap_len > 0 && rp->heap[0].due <= watermark) {
+        if (!heap_settle_top(rp))
+            continue;
         uint32_t slot = rp->heap[0].slot;
-        heap_remove_at(rp, 0);
         vane_state_t *cs = vane_replay_map_state(rp->map, slot);
+        if (!cs)
+            return VANE_ENOMEM;
+        heap_remove_at(rp, 0);
+        rp->tm[slot].want = INT64_MAX;
         rp->stats.timer_calls++;
         int n = vane_engine_timers(rp->eng, cs, watermark, now, &rp->batch);
         if (n > 0)
@@ -239,9 +279,10 @@ static void fire_due(vane_replay_t *rp, int64_t watermark)
         }
         heap_set(rp, slot, due);
     }
+    return VANE_OK;
 }
 
-static void advance(vane_replay_t *rp, int64_t event_ms)
+static int advance(vane_replay_t *rp, int64_t event_ms)
 {
     if (event_ms > rp->stats.max_event_ms)
         rp->stats.max_event_ms = event_ms;
@@ -250,8 +291,9 @@ static void advance(vane_replay_t *rp, int64_t event_ms)
     int64_t wm = rp->stats.max_event_ms - rp->opts.lateness_ms;
     if (wm > rp->stats.watermark_ms) {
         rp->stats.watermark_ms = wm;
-        fire_due(rp, wm);
+        return fire_due(rp, wm);
     }
+    return VANE_OK;
 }
 
 /* ---- events ----------------------------------------------------------------------------- */
@@ -259,7 +301,8 @@ static void advance(vane_replay_t *rp, int64_t event_ms)
 int vane_replay_event(vane_replay_t *rp, const vane_event_t *ev)
 {
     rp->stats.events++;
-    advance(rp, ev->event_time_ms);
+    if (advance(rp, ev->event_time_ms) != VANE_OK)
+        return VANE_ENOMEM;
     int64_t slot = vane_replay_map_upsert(rp->map, ev->customer_id, NULL);
     if (slot < 0)
         return (int)slot;
@@ -267,6 +310,8 @@ int vane_replay_event(vane_replay_t *rp, const vane_event_t *ev)
         return VANE_ENOMEM;
     rp->stats.customers = vane_replay_map_count(rp->map);
     vane_state_t *cs = vane_replay_map_state(rp->map, slot);
+    if (!cs)
+        return VANE_ENOMEM;
     int64_t now = rp->opts.wall_clock ? wall_ms() : ev->event_time_ms;
     int rc = vane_engine_process(rp->eng, cs, ev, now, &rp->batch);
     if (rc == VANE_EDUP)
@@ -276,8 +321,7 @@ int vane_replay_event(vane_replay_t *rp, const vane_event_t *ev)
     else
         rp->stats.applied++;
     emit_batch(rp, now);
-    reschedule(rp, (uint32_t)slot);
-    return VANE_OK;
+    return reschedule(rp, (uint32_t)slot);
 }
 
 void vane_replay_reject(vane_replay_t *rp, vane_reject_t reason, uint64_t record, const char *msg)
@@ -310,11 +354,11 @@ int vane_replay_feed(vane_replay_t *rp, const void *bytes, size_t len, vane_form
     return vane_replay_event(rp, &ev);
 }
 
-void vane_replay_flush(vane_replay_t *rp, int64_t until_ms)
+int vane_replay_flush(vane_replay_t *rp, int64_t until_ms)
 {
     if (until_ms > rp->stats.watermark_ms)
         rp->stats.watermark_ms = until_ms;
-    fire_due(rp, rp->stats.watermark_ms);
+    return fire_due(rp, rp->stats.watermark_ms);
 }
 
 const vane_replay_stats_t *vane_replay_stats(const vane_replay_t *rp)

@@ -36,6 +36,7 @@ typedef struct vane_replay_opts {
     bool include_shadow;   /* pass shadow-rule alerts to the callback too */
     size_t max_bytes;      /* largest message accepted by the decoder */
     size_t expected_custs; /* sizing hint for the customer map (0 = default) */
+    size_t hot_states;     /* fixed hot set size (replay_map.h); 0 = adaptive (the default) */
 } vane_replay_opts_t;
 
 /* Called once per alert (valid only during the call). */
@@ -76,13 +77,14 @@ int vane_replay_feed(vane_replay_t *rp, const void *bytes, size_t len, vane_form
                      uint64_t record);
 /* Count a message the input layer refused before decoding (too large, truncated). */
 void vane_replay_reject(vane_replay_t *rp, vane_reject_t reason, uint64_t record, const char *msg);
-/* Apply one already-decoded event. Returns 0 or VANE_ENOMEM (new customer could not be
- * stored). */
+/* Apply one already-decoded event. Returns 0 or VANE_ENOMEM (a new customer could not be
+ * stored, or a state could not be brought into the customer map's hot set). */
 int vane_replay_event(vane_replay_t *rp, const vane_event_t *ev);
 
 /* Advance the watermark to until_ms (if it is ahead) and fire every timer due by then,
- * repeatedly, until none is due. Used at the end of input (--flush-timers-until). */
-void vane_replay_flush(vane_replay_t *rp, int64_t until_ms);
+ * repeatedly, until none is due. Used at the end of input (--flush-timers-until).
+ * Returns 0 or VANE_ENOMEM (the timers not yet fired stay armed). */
+int vane_replay_flush(vane_replay_t *rp, int64_t until_ms);
 
 const vane_replay_stats_t *vane_replay_stats(const vane_replay_t *rp);
 const vane_engine_stats_t *vane_replay_engine_stats(const vane_replay_t *rp);

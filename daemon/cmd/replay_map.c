@@ -2,10 +2,14 @@
 
 #include "../util/bigmem.h"
 #include "../util/err.h"
+#include "../util/zpack.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+
+_Static_assert(sizeof(vane_state_t) % 8 == 0, "zpack packs whole 8-byte words");
+#define STATE_WORDS (sizeof(vane_state_t) / 8)
 
 /* Index entries: 0 means empty, otherwise slot + 1. The hash is kept beside the slot so a
  * probe compares ids only on a full-hash match, and a rehash needs no id re-hashing. */
@@ -14,12 +18,49 @@ typedef struct map_entry {
     uint64_t slot1; /* slot + 1; 0 = empty */
 } map_entry_t;
 
+/* A customer's block in the pool: [id length: 1 byte][id bytes][zpack of the state]. The id
+ * is always there (probes compare it); the packing is absent (len == 1 + id length) until the
+ * state first leaves the hot set. */
+typedef struct slot_rec {
+    uint8_t *blk;
+    uint16_t len;    /* bytes used */
+    uint16_t units;  /* capacity in POOL_UNIT-byte units */
+    uint32_t out_at; /* map->clock (low bits) when it last left the hot set */
+} slot_rec_t;
+
+#define POOL_UNIT 32u
+/* Chunks double from 2 MiB to 64 MiB: huge-page backed (bigmem.h), so the first touch of the
+ * packed states costs one fault per 2 MiB, and a small replay stays small. */
+#define POOL_CHUNK_MIN VANE_BIGMEM_HUGE
+#define POOL_CHUNK_MAX ((size_t)64 << 20)
+#define BLK_MAX        (1 + VANE_ID_MAX + VANE_ZPACK_MAX(STATE_WORDS))
+#define POOL_UNITS     ((BLK_MAX + POOL_UNIT - 1) / POOL_UNIT) /* largest block, in units */
+
+typedef struct pool_chunk {
+    struct pool_chunk *next;
+    size_t size; /* bytes mapped, this header included */
+    size_t used; /* bytes of data[] handed out */
+    _Alignas(16) uint8_t data[];
+} pool_chunk_t;
+
 struct vane_replay_map {
-    vane_state_t *states; /* slab: count used, cap allocated */
+    slot_rec_t *slots; /* count used, cap allocated */
     size_t count;
     size_t cap;
     map_entry_t *index; /* power-of-two sized, load <= 1/2 */
     size_t index_mask;
+    /* Hot set: line i holds the state of slot hot_slot[i] (-1 = empty). */
+    vane_state_t *hot;
+    int64_t *hot_slot;
+    size_t hot_mask;
+    size_t hot_max;             /* the hot set doubles up to this many lines (see adapt()) */
+    uint32_t clock;             /* state requests so far (wraps; only differences are used) */
+    uint32_t window_left, near; /* adapt(): requests left in this window, near misses in it */
+    /* Pool: free blocks by size (linked through their first bytes), carved from chunks. */
+    uint8_t *free_blk[POOL_UNITS + 1];
+    pool_chunk_t *chunks;
+    uint8_t scratch[BLK_MAX];
+    vane_replay_map_stats_t st;
 };
 
 static size_t pow2_at_least(size_t n)
@@ -30,21 +71,34 @@ static size_t pow2_at_least(size_t n)
     return p;
 }
 
-vane_replay_map_t *vane_replay_map_new(size_t expected)
+vane_replay_map_t *vane_replay_map_new(size_t expected, size_t hot, size_t hot_max)
 {
     vane_replay_map_t *map = calloc(1, sizeof *map);
     if (!map)
         goto err;
     map->cap = expected ? expected : 1024;
-    map->states = malloc(map->cap * sizeof *map->states);
-    if (!map->states)
+    map->slots = malloc(map->cap * sizeof *map->slots);
+    if (!map->slots)
         goto err;
-    vane_bigmem_advise(map->states, map->cap * sizeof *map->states);
     size_t isize = pow2_at_least(map->cap * 2);
     map->index = calloc(isize, sizeof *map->index);
     if (!map->index)
         goto err;
+    vane_bigmem_advise(map->index, isize * sizeof *map->index);
     map->index_mask = isize - 1;
+    size_t h = pow2_at_least(hot ? hot : VANE_REPLAY_MAP_HOT);
+    map->hot = malloc(h * sizeof *map->hot);
+    map->hot_slot = malloc(h * sizeof *map->hot_slot);
+    if (!map->hot || !map->hot_slot)
+        goto err;
+    for (size_t i = 0; i < h; i++)
+        map->hot_slot[i] = -1;
+    map->hot_mask = h - 1;
+    map->st.hot = h;
+    map->hot_max = pow2_at_least(hot_max ? hot_max : VANE_REPLAY_MAP_HOT_MAX);
+    if (map->hot_max < h)
+        map->hot_max = h;
+    map->window_left = (uint32_t)h;
     return map;
 err:
     vane_replay_map_free(map);
@@ -55,10 +109,180 @@ void vane_replay_map_free(vane_replay_map_t *map)
 {
     if (!map)
         return;
-    free(map->states);
+    for (pool_chunk_t *c = map->chunks, *next; c; c = next) {
+        next = c->next;
+        vane_bigmem_free(c, c->size);
+    }
+    free(map->slots);
     free(map->index);
+    free(map->hot);
+    free(map->hot_slot);
     free(map);
 }
+
+/* ---- pool ---------------------------------------------------------------------------------- */
+
+static uint32_t units_for(size_t len)
+{
+    return (uint32_t)((len + POOL_UNIT - 1) / POOL_UNIT);
+}
+
+/* A block of exactly `units` units, or NULL when out of memory. */
+static uint8_t *pool_get(vane_replay_map_t *map, unsigned units)
+{
+    uint8_t *b = map->free_blk[units];
+    if (b) {
+        memcpy(&map->free_blk[units], b, sizeof b);
+        return b;
+    }
+    size_t need = (size_t)units * POOL_UNIT;
+    pool_chunk_t *c = map->chunks;
+    if (!c || c->size - sizeof *c - c->used < need) {
+        size_t size = c ? c->size * 2 : POOL_CHUNK_MIN;
+        if (size > POOL_CHUNK_MAX)
+            size = POOL_CHUNK_MAX;
+        pool_chunk_t *nc = vane_bigmem_alloc(size);
+        if (!nc)
+            return NULL;
+        nc->next = c;
+        nc->size = size;
+        nc->used = 0;
+        map->chunks = c = nc;
+        map->st.pool_bytes += size;
+    }
+    b = c->data + c->used;
+    c->used += need;
+    return b;
+}
+
+static void pool_put(vane_replay_map_t *map, uint8_t *b, unsigned units)
+{
+    memcpy(b, &map->free_blk[units], sizeof b);
+    map->free_blk[units] = b;
+}
+
+/* ---- hot set ------------------------------------------------------------------------------- */
+
+/* Pack the state in line into its slot's block (moving it to a block of the new size).
+ * Returns VANE_OK or VANE_ENOMEM (the line is then left as it was). */
+static int spill(vane_replay_map_t *map, size_t line)
+{
+    int64_t s = map->hot_slot[line];
+    slot_rec_t *r = &map->slots[s];
+    size_t head = 1 + (size_t)r->blk[0];
+    memcpy(map->scratch, r->blk, head);
+    size_t len = head + vane_zpack((const uint64_t *)(const void *)&map->hot[line], STATE_WORDS,
+                                   map->scratch + head);
+    uint16_t units = (uint16_t)units_for(len);
+    if (units != r->units) {
+        uint8_t *nb = pool_get(map, units);
+        if (!nb)
+            return VANE_ENOMEM;
+        pool_put(map, r->blk, r->units);
+        r->blk = nb;
+        r->units = units;
+    }
+    memcpy(r->blk, map->scratch, len);
+    map->st.packed_bytes += len;
+    map->st.packed_bytes -= r->len;
+    r->len = (uint16_t)len;
+    r->out_at = map->clock;
+    map->st.packs++;
+    map->hot_slot[line] = -1;
+    return VANE_OK;
+}
+
+/* Double the hot set (a line moves to the same or the upper half). False when out of memory
+ * (the set then stays as it is). */
+static bool grow_hot(vane_replay_map_t *map)
+{
+    size_t n = (map->hot_mask + 1) * 2;
+    vane_state_t *hot = malloc(n * sizeof *hot);
+    int64_t *hs = malloc(n * sizeof *hs);
+    if (!hot || !hs) {
+        free(hot);
+        free(hs);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        hs[i] = -1;
+    for (size_t i = 0; i <= map->hot_mask; i++) {
+        int64_t s = map->hot_slot[i];
+        if (s < 0)
+            continue;
+        size_t j = (size_t)s & (n - 1);
+        memcpy(&hot[j], &map->hot[i], sizeof *hot);
+        hs[j] = s;
+    }
+    free(map->hot);
+    free(map->hot_slot);
+    map->hot = hot;
+    map->hot_slot = hs;
+    map->hot_mask = n - 1;
+    map->st.hot = n;
+    map->st.hot_grows++;
+    return true;
+}
+
+/* Size the hot set to the stream. A miss on a state that left the hot set fewer than
+ * hot_max requests ago is "near": a larger set (up to hot_max) would have kept it. When a
+ * quarter of a window's requests (window = the set's size) are near misses, the set doubles.
+ * A stream of few customers with many events each (every state comes back soon) grows it
+ * until they all fit; a stream spread over far more customers than hot_max (states come back
+ * rarely) keeps it small, so each miss packs a state that is still in the CPU cache.
+ * Returns true when the set grew. */
+static bool adapt(vane_replay_map_t *map, bool near)
+{
+    map->near += near;
+    if (--map->window_left > 0)
+        return false;
+    size_t size = map->hot_mask + 1;
+    bool grow = map->near >= size / 4 && size < map->hot_max && grow_hot(map);
+    map->window_left = (uint32_t)(map->hot_mask + 1);
+    map->near = 0;
+    return grow;
+}
+
+/* Make line free for a new occupant. */
+static int vacate(vane_replay_map_t *map, size_t line)
+{
+    return map->hot_slot[line] < 0 ? VANE_OK : spill(map, line);
+}
+
+vane_state_t *vane_replay_map_state(vane_replay_map_t *map, int64_t slot)
+{
+    VANE_ASSERT(slot >= 0 && (size_t)slot < map->count);
+    map->clock++;
+    size_t line = (size_t)slot & map->hot_mask;
+    vane_state_t *cs = &map->hot[line];
+    if (map->hot_slot[line] == slot)
+        return adapt(map, false) ? &map->hot[(size_t)slot & map->hot_mask] : cs;
+    if (adapt(map, map->slots[slot].len > 1 + map->slots[slot].blk[0] &&
+                       map->clock - map->slots[slot].out_at < map->hot_max)) {
+        line = (size_t)slot & map->hot_mask; /* the set grew: the slot may be hot now */
+        cs = &map->hot[line];
+        if (map->hot_slot[line] == slot)
+            return cs;
+    }
+    /* Packing fails only when the occupant needs a block of a new size and none can be
+     * allocated; the occupant then stays hot and intact. */
+    if (vacate(map, line) != VANE_OK)
+        return NULL;
+    const slot_rec_t *r = &map->slots[slot];
+    size_t head = 1 + (size_t)r->blk[0];
+    if (r->len == head) {
+        vane_str_t id = {(const char *)r->blk + 1, r->blk[0]};
+        vane_state_init(cs, id);
+    } else {
+        int rc = vane_zunpack(r->blk + head, r->len - head, (uint64_t *)(void *)cs, STATE_WORDS);
+        VANE_ASSERT(rc == 0);
+    }
+    map->hot_slot[line] = slot;
+    map->st.unpacks++;
+    return cs;
+}
+
+/* ---- index --------------------------------------------------------------------------------- */
 
 static uint64_t id_hash(vane_str_t id)
 {
@@ -75,9 +299,8 @@ static int64_t probe(const vane_replay_map_t *map, vane_str_t id, uint64_t h, si
             return VANE_ENOTFOUND;
         }
         if (e->hash == h) {
-            const vane_state_t *cs = &map->states[e->slot1 - 1];
-            /* id.len <= VANE_ID_MAX (checked by the callers), so [id.len] is in bounds. */
-            if (memcmp(cs->customer_id, id.p, id.len) == 0 && cs->customer_id[id.len] == '\0') {
+            const uint8_t *b = map->slots[e->slot1 - 1].blk;
+            if (b[0] == id.len && memcmp(b + 1, id.p, id.len) == 0) {
                 *pos = i;
                 return (int64_t)(e->slot1 - 1);
             }
@@ -129,22 +352,33 @@ int64_t vane_replay_map_upsert(vane_replay_map_t *map, vane_str_t customer_id, i
         return slot;
     if (map->count == map->cap) {
         size_t ncap = map->cap * 2;
-        vane_state_t *ns = realloc(map->states, ncap * sizeof *ns);
+        slot_rec_t *ns = realloc(map->slots, ncap * sizeof *ns);
         if (!ns)
             return VANE_ENOMEM;
-        map->states = ns;
+        map->slots = ns;
         map->cap = ncap;
-        /* States are first touched as customers arrive: huge pages make that 512x fewer
-         * faults (bigmem.h). */
-        vane_bigmem_advise(ns, ncap * sizeof *ns);
     }
     if ((map->count + 1) * 2 > map->index_mask + 1) {
         if (grow_index(map) != VANE_OK)
             return VANE_ENOMEM;
         probe(map, customer_id, h, &pos); /* find the empty position in the new index */
     }
-    slot = (int64_t)map->count++;
-    vane_state_init(&map->states[slot], customer_id);
+    slot = (int64_t)map->count;
+    size_t line = (size_t)slot & map->hot_mask;
+    if (vacate(map, line) != VANE_OK)
+        return VANE_ENOMEM;
+    size_t head = 1 + customer_id.len;
+    unsigned units = units_for(head);
+    uint8_t *b = pool_get(map, units);
+    if (!b)
+        return VANE_ENOMEM;
+    b[0] = (uint8_t)customer_id.len;
+    memcpy(b + 1, customer_id.p, customer_id.len);
+    map->slots[slot] = (slot_rec_t){.blk = b, .len = (uint16_t)head, .units = (uint16_t)units};
+    map->st.packed_bytes += head;
+    map->count++;
+    vane_state_init(&map->hot[line], customer_id);
+    map->hot_slot[line] = slot;
     map->index[pos].hash = h;
     map->index[pos].slot1 = (uint64_t)slot + 1;
     if (created)
@@ -152,13 +386,12 @@ int64_t vane_replay_map_upsert(vane_replay_map_t *map, vane_str_t customer_id, i
     return slot;
 }
 
-vane_state_t *vane_replay_map_state(vane_replay_map_t *map, int64_t slot)
-{
-    VANE_ASSERT(slot >= 0 && (size_t)slot < map->count);
-    return &map->states[slot];
-}
-
 size_t vane_replay_map_count(const vane_replay_map_t *map)
 {
     return map->count;
+}
+
+void vane_replay_map_stats(const vane_replay_map_t *map, vane_replay_map_stats_t *out)
+{
+    *out = map->st;
 }
