@@ -35,11 +35,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Default initial size of the hot set (full states held unpacked): 1024 x ~1.9 KB = ~2 MB, small
+/* Default initial size of the hot set (full states held unpacked): 256 x ~1.9 KB = ~0.5 MB, small
  * enough to stay in the CPU cache, large enough for the busy customers of a skewed stream. It
  * doubles, up to VANE_REPLAY_MAP_HOT_MAX (~125 MB), while states keep coming back soon after
  * being packed (few customers, many events each: then every one of them stays unpacked). */
-#define VANE_REPLAY_MAP_HOT     1024
+#define VANE_REPLAY_MAP_HOT     256
 #define VANE_REPLAY_MAP_HOT_MAX 65536
 
 typedef struct vane_replay_map vane_replay_map_t;
