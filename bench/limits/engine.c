@@ -1,11 +1,12 @@
 /* engine.c - vane's engine alone: `vane replay`'s core on pre-decoded events, no I/O.
  *
  *   limit_engine --file PATH [--format json|protobuf] [--customers N] [--rules FILE] [--hot N]
+ *                [--single 1]
  *
  * Not a limit itself: the vane side of scenario 4, measured the way the issue asks ("vane
  * replay on pre-decoded events, all default rules, no I/O"). Every message of PATH
  * (limit_load --file output) is decoded with vane's decoder and deep-copied into memory
- * before the clock starts; then the events go through vane_replay_event() (replay.h: the
+ * before the clock starts; then the events go through vane_replay_events() (replay.h: the
  * daemon's engine with every customer's state in memory and absence timers driven by the
  * watermark) with the shipped default rules (or --rules), alerts counted, not printed.
  * Allocation calls during the timed loop are counted as in limit_decode (not under ASan).
@@ -17,6 +18,7 @@
 #include "cmd/replay.h"
 #include "cmd/replay_rules.h"
 #include "engine/codec.h"
+#include "util/err.h"
 #endif
 
 static uint64_t alloc_calls;
@@ -57,35 +59,6 @@ void free(void *p)
 static char *arena;
 static size_t arena_len, arena_cap;
 
-static void copy_str(vane_str_t *s)
-{
-    if (s->len == 0 || !s->p) {
-        s->p = NULL;
-        s->len = 0;
-        return;
-    }
-    if (arena_len + s->len > arena_cap)
-        bench_die("arena full");
-    memcpy(arena + arena_len, s->p, s->len);
-    s->p = arena + arena_len;
-    arena_len += s->len;
-}
-
-static void copy_event(vane_event_t *ev)
-{
-    copy_str(&ev->event_id);
-    copy_str(&ev->customer_id);
-    copy_str(&ev->txn.product_id);
-    copy_str(&ev->txn.currency);
-    copy_str(&ev->txn.counterparty_bank);
-    copy_str(&ev->login.device_id);
-    copy_str(&ev->eng.product_id);
-    copy_str(&ev->eng.service);
-    copy_str(&ev->profile.segment);
-    copy_str(&ev->profile.manager_id);
-    copy_str(&ev->profile.tier);
-}
-
 static uint64_t n_alerts;
 
 static void on_alert(void *ud, const vane_alert_t *a)
@@ -102,6 +75,7 @@ int main(int argc, char **argv)
     const char *format = bench_arg(argc, argv, "--format", "json");
     long long customers = bench_arg_ll(argc, argv, "--customers", 0);
     long long hot = bench_arg_ll(argc, argv, "--hot", 0);
+    bool single = bench_arg(argc, argv, "--single", NULL) != NULL;
     const char *rules = bench_arg(argc, argv, "--rules", NULL);
     if (!path)
         bench_die("usage: limit_engine --file PATH [--format json|protobuf]");
@@ -109,6 +83,7 @@ int main(int argc, char **argv)
     (void)format;
     (void)customers;
     (void)hot;
+    (void)single;
     (void)rules;
     (void)alloc_calls;
     (void)counting;
@@ -184,7 +159,9 @@ int main(int argc, char **argv)
             rejects++;
             continue;
         }
-        copy_event(&evs[n]);
+        if (vane_event_strings_len(&evs[n]) > arena_cap - arena_len)
+            bench_die("arena full");
+        arena_len += vane_event_copy_strings(&evs[n], arena + arena_len);
         n++;
     }
     vane_decoder_free(dec);
@@ -208,8 +185,13 @@ int main(int argc, char **argv)
     alloc_calls = 0;
     counting = 1;
     int64_t t0 = bench_now_ns();
-    for (size_t i = 0; i < n; i++)
-        vane_replay_event(rp, &evs[i]);
+    if (single) { /* one vane_replay_event call per event: no lookahead (for comparison) */
+        for (size_t i = 0; i < n; i++)
+            if (vane_replay_event(rp, &evs[i]) == VANE_ENOMEM)
+                bench_die("out of memory");
+    } else if (vane_replay_events(rp, evs, n) != 0) {
+        bench_die("out of memory");
+    }
     int64_t t1 = bench_now_ns();
     counting = 0;
     const vane_replay_stats_t *st = vane_replay_stats(rp);

@@ -30,7 +30,9 @@ const char cmd_replay_usage[] =
     "\n"
     "Run recorded events (JSON lines or length-delimited protobuf; EVENTS '-' = stdin) through\n"
     "the detection engine, in event time, and print the alerts as JSON lines on stdout. This is\n"
-    "how a rule change is backtested. A summary per alert kind goes to stderr.\n"
+    "how a rule change is backtested. A summary per alert kind goes to stderr. Every customer's\n"
+    "state stays in memory, packed while not in use: about 300 bytes per customer seen a few\n"
+    "times (1 M customers in ~250 MB), up to ~2 KB for very active ones.\n"
     "\n"
     "  --rules FILE              rules file; may repeat (loaded in order). Default: the\n"
     "                            shipped rules/default.yaml\n"
@@ -360,7 +362,7 @@ int cmd_replay(int argc, char **argv)
             fprintf(stderr, "vane replay: %s: read error\n", events_path);
             goto done;
         }
-        if (vane_replay_feed(rp, msg, len, in_fmt, rec) == VANE_ENOMEM) {
+        if (vane_replay_feed_queued(rp, msg, len, in_fmt, rec) == VANE_ENOMEM) {
             fprintf(stderr, "vane replay: out of memory\n");
             goto done;
         }
@@ -371,6 +373,10 @@ int cmd_replay(int argc, char **argv)
                 last_draw = now;
             }
         }
+    }
+    if (vane_replay_drain(rp) != VANE_OK) {
+        fprintf(stderr, "vane replay: out of memory\n");
+        goto done;
     }
     if (flush_arg) {
         const vane_replay_stats_t *st = vane_replay_stats(rp);

@@ -75,14 +75,33 @@ void vane_replay_free(vane_replay_t *rp); /* NULL-safe */
  * (already counted in the stats by reason). */
 int vane_replay_feed(vane_replay_t *rp, const void *bytes, size_t len, vane_format_t fmt,
                      uint64_t record);
+/* The same for large inputs: decode the message (rejects counted at once) and queue its event,
+ * its strings copied; the queue is applied with vane_replay_events (lookahead) whenever it
+ * holds 64 events, and by vane_replay_drain. Until then the queued events are in no stats and
+ * have raised no alerts: call vane_replay_drain before reading results (vane_replay_flush
+ * drains first). Returns 0, a reject's negative code, or VANE_ENOMEM. */
+int vane_replay_feed_queued(vane_replay_t *rp, const void *bytes, size_t len, vane_format_t fmt,
+                            uint64_t record);
+/* Apply every queued event. Returns 0 or VANE_ENOMEM. */
+int vane_replay_drain(vane_replay_t *rp);
 /* Count a message the input layer refused before decoding (too large, truncated). */
 void vane_replay_reject(vane_replay_t *rp, vane_reject_t reason, uint64_t record, const char *msg);
 /* Apply one already-decoded event. Returns 0 or VANE_ENOMEM (a new customer could not be
  * stored, or a state could not be brought into the customer map's hot set). */
 int vane_replay_event(vane_replay_t *rp, const vane_event_t *ev);
 
+/* Apply evs[0..n) in order, exactly as n calls of vane_replay_event, but with lookahead: the
+ * memory each event's customer lookup will read is requested a few events early, so the
+ * lookups of a stream spread over many customers overlap instead of each waiting on main
+ * memory. Duplicates and late events are counted as vane_replay_event counts them; an event
+ * whose customer id is empty or too long (never one the decoder produced) is skipped. Returns
+ * 0, or VANE_ENOMEM at the first event that could not be applied for lack of memory (the ones
+ * before it were applied). */
+int vane_replay_events(vane_replay_t *rp, const vane_event_t *evs, size_t n);
+
 /* Advance the watermark to until_ms (if it is ahead) and fire every timer due by then,
- * repeatedly, until none is due. Used at the end of input (--flush-timers-until).
+ * repeatedly, until none is due (queued events are applied first). Used at the end of input
+ * (--flush-timers-until).
  * Returns 0 or VANE_ENOMEM (the timers not yet fired stay armed). */
 int vane_replay_flush(vane_replay_t *rp, int64_t until_ms);
 

@@ -358,6 +358,27 @@ static int grow_index(vane_replay_map_t *map)
     return VANE_OK;
 }
 
+uint64_t vane_replay_map_prefetch_index(const vane_replay_map_t *map, vane_str_t customer_id)
+{
+    uint64_t h = id_hash(customer_id);
+    __builtin_prefetch(&map->index[(size_t)h & map->index_mask]);
+    return h;
+}
+
+void vane_replay_map_prefetch_slot(const vane_replay_map_t *map, uint64_t hash)
+{
+    size_t i = (size_t)hash & map->index_mask;
+    for (int k = 0; k < 4; k++, i = (i + 1) & map->index_mask) {
+        const map_entry_t *e = &map->index[i];
+        if (e->slot1 == 0)
+            return;
+        if (e->hash_lo == (uint32_t)hash) {
+            __builtin_prefetch(&map->slots[e->slot1 - 1]);
+            return;
+        }
+    }
+}
+
 int64_t vane_replay_map_upsert(vane_replay_map_t *map, vane_str_t customer_id, int *created)
 {
     if (created)

@@ -57,6 +57,12 @@ void vane_replay_map_free(vane_replay_map_t *map);
  * customer_id is empty or longer than VANE_ID_MAX. *created (optional) tells whether it
  * was new. */
 int64_t vane_replay_map_upsert(vane_replay_map_t *map, vane_str_t customer_id, int *created);
+/* Lookahead for a batch (vane_replay_events): a lookup of a customer not seen for a while
+ * waits on two dependent cache misses (index entry, then slot record). Calling
+ * prefetch_index a few lookups ahead and prefetch_slot (with the hash it returned) a couple
+ * ahead starts both loads early. Hints only: nothing changes, any id is fine. */
+uint64_t vane_replay_map_prefetch_index(const vane_replay_map_t *map, vane_str_t customer_id);
+void vane_replay_map_prefetch_slot(const vane_replay_map_t *map, uint64_t hash);
 /* Find customer_id's slot; returns the slot number or VANE_ENOTFOUND. */
 int64_t vane_replay_map_find(const vane_replay_map_t *map, vane_str_t customer_id);
 

@@ -93,3 +93,37 @@ size_t vane_str_copy(char *dst, size_t cap, vane_str_t s)
     dst[n] = '\0';
     return n;
 }
+
+/* Every string field of an event, for the two functions below. */
+#define EVENT_STRINGS(ev)                                                                          \
+    {                                                                                              \
+        &(ev)->event_id, &(ev)->customer_id, &(ev)->txn.product_id, &(ev)->txn.currency,           \
+            &(ev)->txn.counterparty_bank, &(ev)->login.device_id, &(ev)->eng.product_id,           \
+            &(ev)->eng.service, &(ev)->profile.segment, &(ev)->profile.manager_id,                 \
+            &(ev)->profile.tier                                                                    \
+    }
+
+size_t vane_event_strings_len(const vane_event_t *ev)
+{
+    const vane_str_t *f[] = EVENT_STRINGS(ev);
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+        n += f[i]->len;
+    return n;
+}
+
+size_t vane_event_copy_strings(vane_event_t *ev, char *dst)
+{
+    vane_str_t *f[] = EVENT_STRINGS(ev);
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+        if (f[i]->len == 0) {
+            f[i]->p = NULL;
+            continue;
+        }
+        memcpy(dst + n, f[i]->p, f[i]->len);
+        f[i]->p = dst + n;
+        n += f[i]->len;
+    }
+    return n;
+}

@@ -152,4 +152,11 @@ bool vane_str_eq(vane_str_t a, vane_str_t b);
 /* Copy s into dst[cap] NUL-terminated, truncating to cap-1 bytes; returns bytes copied. */
 size_t vane_str_copy(char *dst, size_t cap, vane_str_t s);
 
+/* An event's strings borrow from their input (see codec.h). To keep an event beyond that:
+ * vane_event_strings_len is the total length of its strings; vane_event_copy_strings copies
+ * them, back to back, into dst (room for that many bytes, owned by the caller) and points the
+ * event's strings there. Returns the bytes written. */
+size_t vane_event_strings_len(const vane_event_t *ev);
+size_t vane_event_copy_strings(vane_event_t *ev, char *dst);
+
 #endif

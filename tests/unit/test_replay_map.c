@@ -65,7 +65,7 @@ static void test_zpack_roundtrip(void **st)
 static void test_zpack_rejects_garbage(void **st)
 {
     (void)st;
-    uint64_t src[100], dst[100];
+    uint64_t src[100], dst[101];
     uint8_t packed[VANE_ZPACK_MAX(100)];
     fill(src, 100, 50);
     size_t len = vane_zpack(src, 100, packed);
