@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -340,6 +341,11 @@ int cmd_replay(int argc, char **argv)
         goto done;
     }
     vane_format_t in_fmt = vane_replay_input_format(in);
+    /* A file is read in batches of events (lookahead, replay.h); a pipe event by event, so a
+     * live stream's alerts are not held back waiting for the next batch. */
+    struct stat sb;
+    bool batched =
+        strcmp(events_path, "-") != 0 && stat(events_path, &sb) == 0 && S_ISREG(sb.st_mode);
     int64_t t0 = mono_ns();
     int64_t last_draw = t0;
     for (;;) {
@@ -362,7 +368,9 @@ int cmd_replay(int argc, char **argv)
             fprintf(stderr, "vane replay: %s: read error\n", events_path);
             goto done;
         }
-        if (vane_replay_feed_queued(rp, msg, len, in_fmt, rec) == VANE_ENOMEM) {
+        int fr = batched ? vane_replay_feed_queued(rp, msg, len, in_fmt, rec)
+                         : vane_replay_feed(rp, msg, len, in_fmt, rec);
+        if (fr == VANE_ENOMEM) {
             fprintf(stderr, "vane replay: out of memory\n");
             goto done;
         }

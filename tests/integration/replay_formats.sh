@@ -2,7 +2,8 @@
 # `vane replay`: the same `vane gen` world as JSON lines and as length-delimited protobuf gives
 # byte-identical alerts; output is deterministic run to run; undecodable lines are counted by
 # reason on stderr and in --stats-json without disturbing the rest; --format is honoured;
-# --flush-timers-until only adds alerts; bad usage exits 2.
+# --flush-timers-until only adds alerts; a file (batched) and stdin (event by event) agree; bad
+# usage exits 2.
 set -euo pipefail
 
 src=${VANE_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -32,6 +33,12 @@ cmp -s "$tmp/p.alerts" "$tmp/p2.alerts" || fail "--format protobuf differs from 
 # Deterministic: a second run is byte-identical (detected_at_ms is event time).
 "$vane" replay --no-progress "$tmp/e.jsonl" >"$tmp/j2.alerts" 2>/dev/null
 cmp -s "$tmp/j.alerts" "$tmp/j2.alerts" || fail "two runs differ"
+
+# A file is applied in batches with lookahead, stdin event by event: the same alerts.
+cat "$tmp/e.jsonl" | "$vane" replay --no-progress - >"$tmp/s.alerts" 2>/dev/null
+cmp -s "$tmp/j.alerts" "$tmp/s.alerts" || fail "stdin (event by event) and file (batched) differ"
+cat "$tmp/e.pb" | "$vane" replay --no-progress - >"$tmp/s2.alerts" 2>/dev/null
+cmp -s "$tmp/p.alerts" "$tmp/s2.alerts" || fail "protobuf on stdin and from the file differ"
 
 # Every alert line is a JSON object with the contract's fields; summary counts match stdout.
 python3 - "$tmp/j.alerts" "$tmp/j.stats" <<'EOF' || fail "alert output / stats"

@@ -588,6 +588,35 @@ static void test_reuse(void **state)
     assert_int_equal(vane_decoder_decode(dec, GOOD, strlen(GOOD), VANE_FORMAT_AUTO, &ev, NULL), 0);
 }
 
+/* vane_event_copy_strings: an event kept past the next decode keeps its strings, unescaped ones
+ * (in the decoder's scratch) included, and every string field is moved. */
+static void test_copy_strings(void **state)
+{
+    (void)state;
+    char buf[256];
+    char js[512];
+    snprintf(js, sizeof js,
+             HEAD
+             "\"event_id\":\"e\\u00e9\",\"txn\":{\"kind\":\"PURCHASE\",\"amount_minor\":1,"
+             "\"product_id\":\"P\\u00e8\",\"currency\":\"USD\",\"counterparty_bank\":\"B9\"}}");
+    vane_event_t ev = DECODE(js);
+    size_t n = vane_event_strings_len(&ev);
+    assert_int_equal(n, strlen("e\xc3\xa9") + 2 + strlen("P\xc3\xa8") + 3 + 2);
+    memset(buf, 'x', sizeof buf);
+    assert_int_equal(vane_event_copy_strings(&ev, buf), n);
+    memset(js, 0, sizeof js); /* the input is gone */
+    vane_event_t other = DECODE(HEAD "\"event_id\":\"\\u00fc\\u00fc\\u00fc\"," LOGIN_TAIL);
+    assert_str(other.event_id, "\xc3\xbc\xc3\xbc\xc3\xbc"); /* the scratch was reused */
+    assert_str(ev.event_id, "e\xc3\xa9");
+    assert_str(ev.customer_id, "C1");
+    assert_str(ev.txn.product_id, "P\xc3\xa8");
+    assert_str(ev.txn.currency, "USD");
+    assert_str(ev.txn.counterparty_bank, "B9");
+    assert_true(ev.event_id.p >= buf && ev.txn.counterparty_bank.p + 2 <= buf + n);
+    assert_int_equal(buf[n], 'x'); /* nothing written past n */
+    assert_null(ev.login.device_id.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -603,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_payloads_and_keys),
         cmocka_unit_test(test_reuse),
+        cmocka_unit_test(test_copy_strings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
