@@ -281,7 +281,7 @@ class Report:
             if en.get("vane_status"):
                 self.w("vane: " + en["vane_status"] + ".")
                 self.w()
-            self.w("vane = `vane replay`'s core (vane_replay_event) over pre-decoded events with the "
+            self.w("vane = `vane replay`'s core (vane_replay_events: the batch entry point `vane replay` uses) over pre-decoded events with the "
                    "default rules, no I/O (bench/limits/engine.c); `vane replay` CLI = the whole "
                    "command, reading and decoding included (first repetition, for reference).")
             self.w()
