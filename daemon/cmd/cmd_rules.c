@@ -675,7 +675,9 @@ static int run_fixture(const char *dir, bool verbose)
                                "unreadable message");
             continue;
         }
-        vane_replay_feed(rp, msg, len, vane_replay_input_format(in), vane_replay_input_record(in));
+        if (vane_replay_feed(rp, msg, len, vane_replay_input_format(in),
+                             vane_replay_input_record(in)) == VANE_ENOMEM)
+            fx.oom = 1;
     }
     const vane_replay_stats_t *st = vane_replay_stats(rp);
     if (fx.flush) {

@@ -4,9 +4,9 @@
  * with every customer's state in memory (replay_map.h) and absence timers driven the way the
  * daemon drives them. The watermark is the highest event time seen minus the allowed lateness;
  * whenever it advances, every customer whose vane_engine_next_due() has passed gets
- * vane_engine_timers(). Due times sit in an indexed min-heap of (due, customer slot), one entry
- * per customer at most, updated in place when next_due moves (decrease/increase-key), so the
- * heap never holds stale entries and is never larger than the customer map.
+ * vane_engine_timers(). Due times sit in a heap of (due, customer slot) with at most one entry
+ * per customer (timer_heap.h: a later due time is applied lazily, the firing order is that of
+ * an eager heap).
  * Timers fire *before* the event that advanced the watermark is applied, so a customer who
  * comes back after a quiet month is first reported dormant (event-time semantics).
  *
@@ -15,7 +15,8 @@
  *
  * Ownership: the ruleset is borrowed (must outlive the replay); alerts are passed to the
  * callback by pointer, valid only during the call. No allocation per event once the customer
- * map and heap are warm. Single-threaded.
+ * map and heap are warm (the map allocates when a customer arrives, a state outgrows the free
+ * blocks, or its hot set doubles: replay_map.h). Single-threaded.
  */
 #ifndef VANE_REPLAY_H
 #define VANE_REPLAY_H
@@ -82,7 +83,8 @@ int vane_replay_feed(vane_replay_t *rp, const void *bytes, size_t len, vane_form
  * drains first). Returns 0, a reject's negative code, or VANE_ENOMEM. */
 int vane_replay_feed_queued(vane_replay_t *rp, const void *bytes, size_t len, vane_format_t fmt,
                             uint64_t record);
-/* Apply every queued event. Returns 0 or VANE_ENOMEM. */
+/* Apply every queued event. Returns 0 or VANE_ENOMEM; after VANE_ENOMEM the queued events
+ * after the one that failed are dropped (running out of memory ends a replay). */
 int vane_replay_drain(vane_replay_t *rp);
 /* Count a message the input layer refused before decoding (too large, truncated). */
 void vane_replay_reject(vane_replay_t *rp, vane_reject_t reason, uint64_t record, const char *msg);

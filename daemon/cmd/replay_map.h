@@ -22,8 +22,10 @@
  * the state out of the hot set); callers hold slot numbers across calls.
  *
  * Allocation happens only when a new customer arrives and the slot table or index is full
- * (amortised doubling) or a state needs a block no free list holds and the chunk is used up;
- * a warm map looks up, packs and unpacks without allocating.
+ * (amortised doubling), when a state needs a block no free list holds and the chunk is used
+ * up, or when the hot set doubles (inside vane_replay_map_state, even on a hit: up to ~250 MB
+ * held briefly for the old and new set at the largest size); a warm map looks up, packs and
+ * unpacks without allocating.
  * Owned by the caller: vane_replay_map_new / vane_replay_map_free. Single-threaded.
  */
 #ifndef VANE_REPLAY_MAP_H

@@ -94,7 +94,11 @@ size_t vane_str_copy(char *dst, size_t cap, vane_str_t s)
     return n;
 }
 
-/* Every string field of an event, for the two functions below. */
+/* Every string field of an event, for the two functions below. A field added to vane_event_t
+ * changes its size: the assertion makes whoever adds one look here (LP64 layout). */
+#if defined(__x86_64__) || defined(__aarch64__)
+_Static_assert(sizeof(vane_event_t) == 256, "vane_event_t changed: update EVENT_STRINGS below");
+#endif
 #define EVENT_STRINGS(ev)                                                                          \
     {                                                                                              \
         &(ev)->event_id, &(ev)->customer_id, &(ev)->txn.product_id, &(ev)->txn.currency,           \

@@ -121,6 +121,8 @@ typedef struct vane_profile {
     vane_str_t tier;
 } vane_profile_t;
 
+/* Every vane_str_t field of an event must also be listed in event.c's EVENT_STRINGS (the copy
+ * a queued event relies on: vane_event_copy_strings). */
 typedef struct vane_event {
     vane_str_t event_id;
     vane_str_t customer_id; /* never empty in a decoded event */
