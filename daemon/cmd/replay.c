@@ -111,16 +111,6 @@ static void emit_batch(vane_replay_t *rp, int64_t now_ms)
 
 /* ---- timers ----------------------------------------------------------------------------- */
 
-/* Arm slot's timer at the engine's current next_due. */
-static int reschedule(vane_replay_t *rp, uint32_t slot)
-{
-    const vane_state_t *cs = vane_replay_map_state(rp->map, slot);
-    if (!cs)
-        return VANE_ENOMEM;
-    vane_timer_heap_set(rp->timers, slot, vane_engine_next_due(rp->eng, cs));
-    return VANE_OK;
-}
-
 /* Fire every timer due by watermark. VANE_ENOMEM when a state could not be brought in (its
  * timer stays armed; the caller keeps the watermark where it was, so the next advance or flush
  * retries it). */
@@ -177,8 +167,8 @@ int vane_replay_event(vane_replay_t *rp, const vane_event_t *ev)
         return (int)slot;
     if (vane_timer_heap_reserve(rp->timers, (size_t)slot + 1) != VANE_OK)
         return VANE_ENOMEM;
-    /* The slot's timer record is read after the engine ran (reschedule): start loading it now,
-     * for a customer not seen for a while it is a cache miss. */
+    /* The slot's timer record is read after the engine ran: start loading it now, for a
+     * customer not seen for a while it is a cache miss. */
     vane_timer_heap_prefetch(rp->timers, (uint32_t)slot);
     rp->stats.customers = vane_replay_map_count(rp->map);
     vane_state_t *cs = vane_replay_map_state(rp->map, slot);
@@ -193,7 +183,9 @@ int vane_replay_event(vane_replay_t *rp, const vane_event_t *ev)
     else
         rp->stats.applied++;
     emit_batch(rp, now);
-    return reschedule(rp, (uint32_t)slot);
+    /* cs is still valid: no map call since it was fetched. */
+    vane_timer_heap_set(rp->timers, (uint32_t)slot, vane_engine_next_due(rp->eng, cs));
+    return VANE_OK;
 }
 
 /* Lookahead distances (events) of the two prefetch stages: far enough for a DRAM miss to

@@ -269,8 +269,7 @@ vane_state_t *vane_replay_map_state(vane_replay_map_t *map, int64_t slot)
         return adapt(map, false) ? &map->hot[(size_t)slot & map->hot_mask] : cs;
     /* (Up to the unpack only the slot record is read, not the block: the block is still on
      * its way from memory.) */
-    if (adapt(map, map->slots[slot].len > 1 + map->slots[slot].idlen &&
-                       map->clock - map->slots[slot].out_at < map->hot_max)) {
+    if (adapt(map, map->clock - map->slots[slot].out_at < map->hot_max)) {
         line = (size_t)slot & map->hot_mask; /* the set grew: the slot may be hot now */
         cs = &map->hot[line];
         if (map->hot_slot[line] == slot)
@@ -284,14 +283,10 @@ vane_state_t *vane_replay_map_state(vane_replay_map_t *map, int64_t slot)
      * allocated; the occupant then stays hot and intact. */
     if (vacate(map, line) != VANE_OK)
         return NULL;
+    /* A slot outside the hot set has been packed: it was created hot and packed when it left. */
     size_t head = 1 + (size_t)r->idlen;
-    if (r->len == head) {
-        vane_str_t id = {(const char *)r->blk + 1, r->idlen};
-        vane_state_init(cs, id);
-    } else {
-        int rc = vane_zunpack(r->blk + head, r->len - head, (uint64_t *)(void *)cs, STATE_WORDS);
-        VANE_ASSERT(rc == 0);
-    }
+    int rc = vane_zunpack(r->blk + head, r->len - head, (uint64_t *)(void *)cs, STATE_WORDS);
+    VANE_ASSERT(r->len > head && rc == 0);
     map->hot_slot[line] = slot;
     map->st.unpacks++;
     return cs;
