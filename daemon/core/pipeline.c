@@ -96,6 +96,7 @@ struct vane_pipeline {
     size_t waiting; /* messages waiting for state loads */
     bool paused_waiting, paused_store, paused_outstanding;
     bool store_up;
+    bool loads_to_retry; /* a GET failed; house_cb retries failed loads while the store is up */
 
     uv_timer_t flush_timer;
     /* A worker thread faults in the cache's next slab before it is needed (cache.h), so the
@@ -377,8 +378,12 @@ static void on_state_loaded(void *arg, int status, const char *bytes, size_t len
     vane_pipeline_t *pl = the_pipeline;
     e->pins--;
     if (status != VANE_OK) {
+        /* Down: reloaded when the store is back (store_state_changed). Up: Redis refused this
+         * GET with an error reply (-WRONGTYPE, -BUSY, ...); house_cb retries it every second,
+         * so the customer's events wait, logged, instead of being stuck until a reconnect. */
         e->load_failed = 1;
-        return; /* the connection is down; reloaded when it is back */
+        pl->loads_to_retry = true;
+        return;
     }
     if (bytes) {
         char id[VANE_ID_MAX + 1];
@@ -1213,6 +1218,10 @@ static void house_cb(uv_timer_t *t)
     int64_t now = wall_ms();
     pl->stats.cache_evictions += vane_cache_evict(pl->cache, -1);
     maybe_flush(pl, false); /* offsets may have advanced without any dirty state */
+    if (pl->loads_to_retry && pl->store_up) {
+        pl->loads_to_retry = false;
+        vane_cache_foreach(pl->cache, retry_load_cb, pl);
+    }
     scan_timers(pl, now);
     /* Progress report: every second at debug level while counters move, every 10 s at info. */
     static uint64_t last_consumed = UINT64_MAX, last_written = UINT64_MAX;

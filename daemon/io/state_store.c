@@ -427,8 +427,16 @@ static void on_ping(void *arg, int status, void *reply)
 {
     vane_state_store_t *st = arg;
     (void)reply;
-    if (status != VANE_OK)
-        return; /* the disconnect path handles it */
+    if (status != VANE_OK) {
+        /* A lost connection reaches on_disconnect on its own. A refused PING on a live one
+         * (-LOADING while a restarted Redis replays its AOF, -NOAUTH, ...) does not: drop it
+         * and retry after the backoff, or the store would stay down on a healthy socket. */
+        if (st->ac && !(st->ac->c.flags & REDIS_DISCONNECTING)) {
+            VANE_LOG(VANE_LOG_WARN, "redis", "server not ready (PING refused); reconnecting");
+            redisAsyncDisconnect(st->ac);
+        }
+        return;
+    }
     st->backoff_ms = 100;
     VANE_LOG(VANE_LOG_INFO, "redis", "connected to %s%s",
              st->unix_path[0] ? st->unix_path : st->host, st->unix_path[0] ? "" : "");

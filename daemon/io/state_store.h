@@ -13,7 +13,10 @@
  *
  * Failures: when Redis is unreachable, get/set return VANE_EAGAIN at once and callbacks of
  * commands in flight run with status VANE_EREDIS; the store reconnects with exponential
- * backoff (100 ms doubling to reconnect_max_ms) and reports up/down through on_state.
+ * backoff (100 ms doubling to reconnect_max_ms) and reports up/down through on_state. The
+ * store is up only once a PING is answered: a server that refuses it on a live socket (-LOADING
+ * while a restarted Redis replays its AOF) is disconnected and retried after the backoff. An
+ * error reply to any other command fails that command alone (VANE_EREDIS) and keeps the link.
  * A command still unanswered after command_timeout_ms drops the connection (a hung Redis is
  * treated as a down one). Callbacks never run inside the call that issued the command.
  * Loop thread only.
