@@ -37,6 +37,7 @@
 #define EPOCH_RING        (1u << EPOCH_BITS)
 #define TAG(epoch, ts_ms) (((uint64_t)(ts_ms) << EPOCH_BITS) | ((epoch) & (EPOCH_RING - 1)))
 #define MAX_PARTITIONS    4096
+#define WRITE_RETRY_NS    1000000000u /* retry a refused write-back after this long */
 
 typedef enum run_state {
     RUN_STARTING = 0,
@@ -95,6 +96,8 @@ struct vane_pipeline {
 
     size_t waiting; /* messages waiting for state loads */
     bool paused_waiting, paused_store, paused_outstanding;
+    bool writes_failing; /* the last write-back failed (cleared when the store comes back up) */
+    bool paused_writes;  /* writes_failing with the store up: -OOM, -READONLY, ... */
     bool store_up;
     bool loads_to_retry; /* a GET failed; house_cb retries failed loads while the store is up */
 
@@ -556,14 +559,30 @@ static void update_pause(vane_pipeline_t *pl)
     else if (pl->outstanding_total <= pl->opts->max_outstanding / 2)
         pl->paused_outstanding = false;
     pl->paused_store = !pl->store_up;
+    /* A write-back that failed while Redis is up (-OOM at maxmemory, -READONLY after a
+     * failover, ...) would fail again: consuming on would only grow the dirty states, which
+     * cannot be evicted, without bound. Pause until a write-back succeeds (the flush timer
+     * retries it once a second). Evaluated here, not when the flush fails: when the connection
+     * drops, the failed writes are answered just before the store reports itself down. */
+    bool paused_writes = pl->writes_failing && pl->store_up;
+    if (paused_writes != pl->paused_writes) {
+        pl->paused_writes = paused_writes;
+        if (paused_writes)
+            VANE_LOG(VANE_LOG_WARN, "redis",
+                     "state write-back refused by Redis: pausing "
+                     "consumption until one succeeds");
+        else
+            VANE_LOG(VANE_LOG_INFO, "redis", "state write-back succeeded again");
+    }
     bool pause = pl->paused_waiting || pl->paused_outstanding || pl->paused_store ||
-                 pl->state >= RUN_DRAINING;
+                 pl->paused_writes || pl->state >= RUN_DRAINING;
     if (pause != vane_kafka_source_paused(pl->src)) {
         if (pause) {
             pl->stats.pauses++;
             VANE_LOG(VANE_LOG_INFO, "kafka", "consumption paused (%s)",
                      pl->state >= RUN_DRAINING ? "shutting down"
                      : pl->paused_store        ? "redis unreachable"
+                     : pl->paused_writes       ? "state writes failing"
                      : pl->paused_waiting      ? "too many messages waiting for state loads"
                                                : "too many unacknowledged alerts");
         } else {
@@ -842,6 +861,8 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
         return;
     if (pl->open_epoch - pl->acked_floor >= EPOCH_RING - 1)
         return; /* too many epochs waiting for Kafka acknowledgements */
+    if (pl->writes_failing && uv_hrtime() - pl->flush_started_ns < WRITE_RETRY_NS)
+        return; /* Redis refused the last write-back: retry once a second, not every tick */
     bool any_dirty = vane_cache_dirty_count(pl->cache) > 0;
     bool any_progress = false;
     for (int32_t p = vane_offsets_next(pl->offsets, -1); p >= 0;
@@ -911,6 +932,10 @@ static void check_flush_done(vane_pipeline_t *pl)
     double flush_s = (double)(uv_hrtime() - pl->flush_started_ns) / 1e9;
     pl->stats.flush_seconds_sum += flush_s;
     vane_histogram_observe(pl->m.redis_flush, flush_s);
+    bool was_failing = pl->writes_failing;
+    pl->writes_failing = pl->flush_failed; /* update_pause acts on it (see there) */
+    if (was_failing && !pl->writes_failing)
+        update_pause(pl);
     if (pl->flush_failed) {
         pl->stats.flush_failures++;
     } else if (!pl->flush_nocommit) {
@@ -1105,6 +1130,7 @@ static void store_state_changed(vane_pipeline_t *pl, const char *why)
         return;
     pl->store_up = up;
     if (up) {
+        pl->writes_failing = false; /* failed with the connection; the next flush will tell */
         vane_cache_foreach(pl->cache, retry_load_cb, pl);
         maybe_flush(pl, true);
     } else {
@@ -1203,8 +1229,9 @@ static void metrics_cb(uv_timer_t *t)
     else if (assigned == 0)
         why = "kafka: no partitions assigned";
     else if (paused)
-        why = pl->paused_waiting ? "paused: too many messages waiting for state loads"
-                                 : "paused: too many unacknowledged alerts";
+        why = pl->paused_writes    ? "paused: redis refuses state writes"
+              : pl->paused_waiting ? "paused: too many messages waiting for state loads"
+                                   : "paused: too many unacknowledged alerts";
     *pl->m.ready = why ? 0.0 : 1.0;
     if (pl->http) {
         vane_http_set_ready(pl->http, why == NULL, why);
@@ -1222,6 +1249,7 @@ static void house_cb(uv_timer_t *t)
         pl->loads_to_retry = false;
         vane_cache_foreach(pl->cache, retry_load_cb, pl);
     }
+    update_pause(pl); /* a refused write-back pauses even when no batch arrives */
     scan_timers(pl, now);
     /* Progress report: every second at debug level while counters move, every 10 s at info. */
     static uint64_t last_consumed = UINT64_MAX, last_written = UINT64_MAX;
