@@ -94,7 +94,8 @@ const vane_config_opt_t vane_config_opts[] = {
     {"redis.password", VANE_CONF_STR, OFF(redis.password), "", 0, 0, NULL, S, NULL,
      "Redis password; empty for none. Prefer the environment (VANE_REDIS_PASSWORD) to a file."},
     {"redis.key_prefix", VANE_CONF_STR, OFF(redis.key_prefix), "vane", 0, 0, NULL, 0, NULL,
-     "Prefix of every key vane writes (<prefix>:cs:<customer_id>, ...), so several "
+     "Prefix of every key vane writes (<prefix>:{<customer_id>}:s, <prefix>:timers:{p<N>}), so "
+     "several "
      "deployments can share one Redis."},
     {"redis.flush_interval_ms", VANE_CONF_INT, OFF(redis.flush_interval_ms), "20", 1, 60000, NULL,
      0, NULL,
