@@ -565,15 +565,10 @@ static void update_pause(vane_pipeline_t *pl)
      * retries it once a second). Evaluated here, not when the flush fails: when the connection
      * drops, the failed writes are answered just before the store reports itself down. */
     bool paused_writes = pl->writes_failing && pl->store_up;
-    if (paused_writes != pl->paused_writes) {
-        pl->paused_writes = paused_writes;
-        if (paused_writes)
-            VANE_LOG(VANE_LOG_WARN, "redis",
-                     "state write-back refused by Redis: pausing "
-                     "consumption until one succeeds");
-        else
-            VANE_LOG(VANE_LOG_INFO, "redis", "state write-back succeeded again");
-    }
+    if (paused_writes && !pl->paused_writes)
+        VANE_LOG(VANE_LOG_WARN, "redis",
+                 "state write-back refused by Redis: pausing consumption until one succeeds");
+    pl->paused_writes = paused_writes;
     bool pause = pl->paused_waiting || pl->paused_outstanding || pl->paused_store ||
                  pl->paused_writes || pl->state >= RUN_DRAINING;
     if (pause != vane_kafka_source_paused(pl->src)) {
@@ -872,8 +867,13 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
         if (a > pl->committed[p])
             any_progress = true;
     }
-    if (!any_dirty && !any_progress && pl->outstanding_total == 0)
+    if (!any_dirty && !any_progress && pl->outstanding_total == 0) {
+        if (pl->writes_failing) { /* what failed is gone (a lost revoke dropped it) */
+            pl->writes_failing = false;
+            update_pause(pl);
+        }
         return;
+    }
     pl->flushing = true;
     pl->flush_failed = false;
     pl->flush_nocommit = false;
@@ -934,8 +934,10 @@ static void check_flush_done(vane_pipeline_t *pl)
     vane_histogram_observe(pl->m.redis_flush, flush_s);
     bool was_failing = pl->writes_failing;
     pl->writes_failing = pl->flush_failed; /* update_pause acts on it (see there) */
-    if (was_failing && !pl->writes_failing)
+    if (was_failing && !pl->writes_failing) {
+        VANE_LOG(VANE_LOG_INFO, "redis", "state write-back succeeded again");
         update_pause(pl);
+    }
     if (pl->flush_failed) {
         pl->stats.flush_failures++;
     } else if (!pl->flush_nocommit) {

@@ -411,8 +411,8 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
     case REQ_RAW:
         cb.raw(arg, status, status == VANE_OK ? reply : NULL);
         break;
-    case REQ_INTERNAL:
-        cb.raw(arg, status, status == VANE_OK ? reply : NULL);
+    case REQ_INTERNAL: /* the reply also on an error reply: NULL only when the link failed */
+        cb.raw(arg, status, reply);
         break;
     }
 }
@@ -426,12 +426,12 @@ static void schedule_reconnect(vane_state_store_t *st);
 static void on_ping(void *arg, int status, void *reply)
 {
     vane_state_store_t *st = arg;
-    (void)reply;
     if (status != VANE_OK) {
-        /* A lost connection reaches on_disconnect on its own. A refused PING on a live one
-         * (-LOADING while a restarted Redis replays its AOF, -NOAUTH, ...) does not: drop it
-         * and retry after the backoff, or the store would stay down on a healthy socket. */
-        if (st->ac && !(st->ac->c.flags & REDIS_DISCONNECTING)) {
+        /* A lost connection (reply NULL) reaches on_disconnect on its own. A refused PING on
+         * a live one (-LOADING while a restarted Redis replays its AOF, -NOAUTH, ...) does
+         * not: drop it and retry after the backoff, or the store would stay down on a healthy
+         * socket. */
+        if (reply && st->ac && !(st->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
             VANE_LOG(VANE_LOG_WARN, "redis", "server not ready (PING refused); reconnecting");
             redisAsyncDisconnect(st->ac);
         }

@@ -8,8 +8,8 @@
 #    vane must pause consumption (dirty states cannot be evicted, so consuming on would grow
 #    memory without bound), retry the write-back, and resume once Redis accepts writes again.
 # Checks: Redis counts >= 3 failed GETs; the list is left alone and events wait meanwhile;
-# "consumption paused (state writes failing)" is logged and the consumed counter stays flat
-# while SETs fail; in the end every event of both phases is written and every customer's state
+# "consumption paused (state writes failing)" is logged, /readyz says why, and the consumed
+# counter stays flat while SETs fail; in the end every event of both phases is written and every customer's state
 # has exactly its events applied.
 source "$(dirname "$0")/lib.sh"
 vt_init recovery_redis_errors
@@ -27,7 +27,10 @@ vt_log "$EVENTS events of 20 customers; $BLOCKED ($NBLOCKED events) has a list a
 
 "$VANE_BIN" gen --raw-in "$VT_DIR/events.jsonl" --brokers "$BOOTSTRAP" --topic bank.events \
     >"$VT_DIR/gen-kafka.log" 2>&1 || vt_fail "producing the stream failed"
-vt_start_vane vane --group errors --log-level debug
+vt_start_vane vane --group errors --log-level debug --http 127.0.0.1:0
+vt_wait_until 20 "the HTTP endpoint" grep -q 'serving .*(port [0-9]*)' "$VT_DIR/vane.log"
+HTTP_PORT=$(grep -o 'serving .*(port [0-9]*)' "$VT_DIR/vane.log" | head -n 1 | grep -o 'port [0-9]*' | cut -d' ' -f2)
+readyz_says() { curl -s --max-time 2 "http://127.0.0.1:$HTTP_PORT/readyz" | grep -q "$1"; }
 
 failed_gets() {
     vt_redis INFO commandstats | tr -d '\r' | grep '^cmdstat_get:' | grep -o 'failed_calls=[0-9]*' | cut -d= -f2
@@ -88,11 +91,13 @@ c2=$(grep -o 'consumed=[0-9]*' "$VT_DIR/vane.log" | tail -n 1 | cut -d= -f2)
 failed_sets=$(vt_redis INFO commandstats | tr -d '\r' | grep '^cmdstat_set:' | grep -o 'rejected_calls=[0-9]*' | cut -d= -f2)
 ((failed_sets > 0)) || vt_fail "redis rejected no SET: maxmemory did not take effect"
 kill -0 "${VT_PID[vane]}" 2>/dev/null || vt_fail "vane exited while Redis refused writes"
+vt_wait_until 5 "/readyz to say why vane is paused" readyz_says 'not ready: paused: redis refuses state writes'
 vt_log "phase 2: paused at $c1 of $TOTAL consumed; redis rejected $failed_sets SETs"
 vt_redis CONFIG SET maxmemory 0 >/dev/null
 all_written2() { [[ "$(last_progress)" =~ consumed=$TOTAL\ .*dirty=0\ waiting=0 ]]; }
 vt_wait_until 60 "vane to resume and write all $TOTAL events once Redis accepts writes" all_written2
 grep -q 'state write-back succeeded again' "$VT_DIR/vane.log" || vt_fail "no 'write-back succeeded again' log line"
+vt_wait_until 5 "/readyz to report ready again" readyz_says '^ready'
 
 vt_stop vane TERM
 [[ $VT_RC -eq 0 ]] || vt_fail "vane run exited $VT_RC on SIGTERM"

@@ -25,8 +25,8 @@ typedef struct fake fake_t;
 typedef struct fconn {
     uv_tcp_t tcp;
     fake_t *fake;
-    int index; /* 0 for the first accepted connection */
-    char in[8192];
+    int index;         /* 0 for the first accepted connection */
+    char in[8192 + 1]; /* NUL-terminated after every read (strtol stops there) */
     size_t in_len;
 } fconn_t;
 
@@ -35,8 +35,10 @@ struct fake {
     int port;
     int accepted;
     int loading_conns; /* the first this many connections answer PING with -LOADING */
-    int pings, loading_sent, gets, sets;
-    bool fail_sets; /* answer SET with -ERR */
+    bool require_auth; /* AUTH fails (-WRONGPASS), PING answers -NOAUTH */
+    int pings, loading_sent, auths, gets, sets;
+    int closed_by_peer; /* connections the store closed (EOF seen) */
+    bool fail_sets;     /* answer SET with -ERR */
 };
 
 static void fconn_closed(uv_handle_t *h)
@@ -49,7 +51,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     (void)hint;
     fconn_t *c = h->data;
     buf->base = c->in + c->in_len;
-    buf->len = sizeof c->in - c->in_len;
+    buf->len = sizeof c->in - 1 - c->in_len;
 }
 
 static void on_written(uv_write_t *w, int status)
@@ -73,19 +75,22 @@ static void reply(fconn_t *c, const char *text)
 static size_t parse_command(const char *p, size_t len, const char **name, size_t *name_len)
 {
     const char *end = p + len, *q = p;
-    if (len == 0 || !memchr(p, '\n', len))
+    const char *nl = len ? memchr(q, '\n', len) : NULL;
+    if (!nl)
         return 0;
     if (*q != '*')
         fail_msg("fake redis: expected a RESP array, got '%c'", *q);
-    char *after;
-    long argc = strtol(q + 1, &after, 10);
-    q = after + 2;
+    long argc = strtol(q + 1, NULL, 10);
+    q = nl + 1;
     for (long i = 0; i < argc; i++) {
-        if (q >= end)
+        nl = q < end ? memchr(q, '\n', (size_t)(end - q)) : NULL;
+        if (!nl)
             return 0;
-        long n = strtol(q + 1, &after, 10);
-        q = after + 2;
-        if (q + n + 2 > end)
+        if (*q != '$')
+            fail_msg("fake redis: expected a bulk string, got '%c'", *q);
+        long n = strtol(q + 1, NULL, 10);
+        q = nl + 1;
+        if (n < 0 || end - q < n + 2)
             return 0;
         if (i == 0) {
             *name = q;
@@ -93,7 +98,7 @@ static size_t parse_command(const char *p, size_t len, const char **name, size_t
         }
         q += n + 2;
     }
-    return q > end ? 0 : (size_t)(q - p);
+    return (size_t)(q - p);
 }
 
 static bool is(const char *name, size_t len, const char *want)
@@ -106,18 +111,26 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     (void)buf;
     fconn_t *c = s->data;
     if (n < 0) {
+        if (n == UV_EOF)
+            c->fake->closed_by_peer++;
         uv_close((uv_handle_t *)s, fconn_closed);
         return;
     }
     c->in_len += (size_t)n;
+    c->in[c->in_len] = '\0';
     size_t off = 0, used;
     const char *name = NULL;
     size_t name_len = 0;
     while ((used = parse_command(c->in + off, c->in_len - off, &name, &name_len)) > 0) {
         fake_t *f = c->fake;
-        if (is(name, name_len, "PING")) {
+        if (is(name, name_len, "AUTH")) {
+            f->auths++;
+            reply(c, "-WRONGPASS invalid username-password pair\r\n");
+        } else if (is(name, name_len, "PING")) {
             f->pings++;
-            if (c->index < f->loading_conns) {
+            if (f->require_auth) {
+                reply(c, "-NOAUTH Authentication required.\r\n");
+            } else if (c->index < f->loading_conns) {
                 f->loading_sent++;
                 reply(c, "-LOADING Redis is loading the dataset in memory\r\n");
             } else {
@@ -208,11 +221,12 @@ static void on_deadline(uv_timer_t *t)
     uv_stop(&r->loop);
 }
 
-static void run_start(run_t *r, int loading_conns)
+static void run_start_opts(run_t *r, int loading_conns, const char *password)
 {
     memset(r, 0, sizeof *r);
     assert_int_equal(uv_loop_init(&r->loop), 0);
     r->fake.loading_conns = loading_conns;
+    r->fake.require_auth = password != NULL;
     fake_start(&r->loop, &r->fake);
     uv_timer_init(&r->loop, &r->deadline);
     r->deadline.data = r;
@@ -222,10 +236,16 @@ static void run_start(run_t *r, int loading_conns)
                                  .prefix = "t",
                                  .reconnect_max_ms = 200,
                                  .command_timeout_ms = 5000,
-                                 .connect_timeout_ms = 2000};
+                                 .connect_timeout_ms = 2000,
+                                 .password = password};
     char err[256];
     r->st = vane_state_store_new(&r->loop, &o, on_state, r, err, sizeof err);
     assert_non_null(r->st);
+}
+
+static void run_start(run_t *r, int loading_conns)
+{
+    run_start_opts(r, loading_conns, NULL);
 }
 
 /* Run the loop until something calls uv_stop, or fail after timeout_ms. */
@@ -311,6 +331,7 @@ static void test_store_retries_while_loading(void **state)
     assert_int_equal(r.ups, 1);
     assert_true(vane_state_store_up(r.st));
     assert_true(vane_state_store_stats(r.st)->reconnects >= 2);
+    assert_int_equal(r.fake.closed_by_peer, 2); /* the store closed both refusing links */
     assert_int_equal(vane_state_store_get(r.st, "C1", on_get, &r), VANE_OK);
     run_until_stopped(&r, 5000, "the GET reply");
     assert_int_equal(r.get_status, VANE_OK);
@@ -341,6 +362,26 @@ static void test_store_error_reply_fails_one_command(void **state)
     run_finish(&r);
 }
 
+/* Wrong credentials: AUTH is refused and the pipelined PING answers -NOAUTH. The store stays
+ * down, refuses commands, and keeps retrying with its backoff (it neither crashes nor sits on
+ * the refused link). */
+static void test_store_auth_refused(void **state)
+{
+    (void)state;
+    run_t r;
+    run_start_opts(&r, 0, "wrong");
+    uv_timer_start(&r.deadline, on_deadline, 2000, 0);
+    uv_run(&r.loop, UV_RUN_DEFAULT); /* only the deadline stops it: the store never comes up */
+    assert_true(r.timed_out);
+    assert_int_equal(r.ups, 0);
+    assert_false(vane_state_store_up(r.st));
+    assert_int_equal(vane_state_store_get(r.st, "C1", on_get, &r), VANE_EAGAIN);
+    assert_true(r.fake.accepted >= 3); /* backoff 100, 200, 200, ... ms: ~9 tries in 2 s */
+    assert_int_equal(r.fake.auths, r.fake.accepted);
+    assert_true(r.fake.closed_by_peer >= r.fake.accepted - 1);
+    run_finish(&r);
+}
+
 int main(void)
 {
     vane_log_setup(VANE_LOG_OFF, VANE_LOG_FORMAT_TEXT, 0); /* quiet: the failures are scripted */
@@ -348,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_store_up_and_get),
         cmocka_unit_test(test_store_retries_while_loading),
         cmocka_unit_test(test_store_error_reply_fails_one_command),
+        cmocka_unit_test(test_store_auth_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
