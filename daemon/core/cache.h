@@ -65,8 +65,7 @@ typedef struct vane_cache_entry {
 typedef struct vane_cache vane_cache_t;
 
 /* Create a cache sized for max_entries READY states (a soft limit: LOADING, dirty and pinned
- * entries are never evicted, so the count can exceed it; the daemon stops taking events past
- * 120% of it, see update_hold in pipeline.c). NULL on allocation failure. */
+ * entries are never evicted, so the count can exceed it briefly). NULL on allocation failure. */
 vane_cache_t *vane_cache_new(size_t max_entries);
 /* Free the cache and every entry. Pending messages are handed to release_msg (may be NULL). */
 void vane_cache_free(vane_cache_t *c, void (*release_msg)(void *msg));

@@ -112,10 +112,7 @@ const vane_config_opt_t vane_config_opts[] = {
     {"redis.cache_max_customers", VANE_CONF_INT, OFF(redis.cache_max_customers), "500000", 0,
      100000000, NULL, 0, NULL,
      "Customer states kept in memory (least recently used beyond that are evicted after they "
-     "are written). States not yet written cannot be evicted: when they fill the cache to 120% "
-     "of this plus 1,000, vane takes no new events until a write-back lets it evict (counted "
-     "in vane_cache_holds_total), so memory stays bounded under any load. 0 disables the "
-     "cache: every event reads its state from Redis."},
+     "are written). 0 disables the cache: every event reads its state from Redis."},
     {"redis.state_ttl", VANE_CONF_DURATION, OFF(redis.state_ttl_ms), "400d", 0, 3650 * DAY, NULL, 0,
      NULL,
      "Expiry of a customer's state in Redis, refreshed on every write. 0 keeps states "

@@ -480,10 +480,6 @@ int vane_metrics_std_init(vane_metrics_t *reg, vane_metrics_std_t *std, const ch
            "Customer states that had to be read from Redis.", NULL, 0);
     SIMPLE(std->cache_evictions, vane_metrics_counter, "vane_cache_evictions_total",
            VANE_METRIC_COUNTER, "Customer states evicted from the in-memory cache.", NULL, 0);
-    SIMPLE(std->cache_holds, vane_metrics_counter, "vane_cache_holds_total", VANE_METRIC_COUNTER,
-           "Times consumption was held back because states that cannot be evicted yet (dirty, "
-           "being written, loading) filled the cache to 120% of redis.cache_max_customers.",
-           NULL, 0);
     SIMPLE(std->dirty_states, vane_metrics_gauge, "vane_dirty_states", VANE_METRIC_GAUGE,
            "Customer states changed in memory and not yet written to Redis.", NULL, 0);
     SIMPLE(std->redis_connected, vane_metrics_gauge, "vane_redis_connected", VANE_METRIC_GAUGE,

@@ -114,7 +114,6 @@ typedef struct vane_metrics_std {
     uint64_t *cache_hits;              /* state found in memory */
     uint64_t *cache_misses;            /* state read from Redis */
     uint64_t *cache_evictions;         /* states dropped from memory */
-    uint64_t *cache_holds;             /* consumption held back for the cache limit */
     double *dirty_states;              /* gauge: states changed, not yet written */
     double *redis_connected;           /* gauge: 1 when the Redis link is up */
     /* process */

@@ -37,9 +37,6 @@
 #define EPOCH_RING        (1u << EPOCH_BITS)
 #define TAG(epoch, ts_ms) (((uint64_t)(ts_ms) << EPOCH_BITS) | ((epoch) & (EPOCH_RING - 1)))
 #define MAX_PARTITIONS    4096
-#define HOLD_PCT          120  /* cache fill (% of its limit, + HOLD_SLACK) that holds batches */
-#define RESUME_PCT        105  /* ... until it is back under this (+ HOLD_SLACK / 2) */
-#define HOLD_SLACK        1000 /* entries: a tiny cache (or none) is not held at every batch */
 #define WRITE_RETRY_NS    1000000000u /* retry a refused write-back after this long */
 
 typedef enum run_state {
@@ -102,11 +99,7 @@ struct vane_pipeline {
     bool writes_failing; /* the last write-back failed (cleared when the store comes back up) */
     bool paused_writes;  /* writes_failing with the store up: -OOM, -READONLY, ... */
     bool store_up;
-    bool loads_to_retry;
-    bool in_update_hold;
-    /* update_hold -> maybe_flush -> ... -> update_hold */ /* a GET failed; house_cb retries
-                                                              failed loads while the store is up
-                                                            */
+    bool loads_to_retry; /* a GET failed; house_cb retries failed loads while the store is up */
 
     uv_timer_t flush_timer;
     /* A worker thread faults in the cache's next slab before it is needed (cache.h), so the
@@ -536,32 +529,6 @@ static void maybe_prefault(vane_pipeline_t *pl)
         pl->prefault_busy = true;
 }
 
-/* The cache's limit is a soft one: dirty, pinned and loading states cannot be evicted. Under
- * sustained load they piled up while a write-back was in flight (1 M new customers at full
- * speed took a 500,000-entry cache to 745,000, all fresh memory). Past HOLD_PCT of the limit
- * plus HOLD_SLACK entries, take no more batches (librdkafka keeps what it fetched; rebalance
- * callbacks wait too) and write back at once; each finished write-back lets the cache evict,
- * and under RESUME_PCT the batches flow again. */
-static void update_hold(vane_pipeline_t *pl)
-{
-    if (!pl->src || pl->in_update_hold)
-        return;
-    pl->in_update_hold = true;
-    size_t count = vane_cache_count(pl->cache), max = vane_cache_max(pl->cache);
-    bool held = vane_kafka_source_held(pl->src);
-    if (!held && count > max / 100 * HOLD_PCT + HOLD_SLACK) {
-        pl->stats.holds++;
-        held = true;
-        vane_kafka_source_hold(pl->src, true);
-    } else if (held && count <= max / 100 * RESUME_PCT + HOLD_SLACK / 2) {
-        held = false;
-        vane_kafka_source_hold(pl->src, false);
-    }
-    if (held && !pl->flushing)
-        maybe_flush(pl, true); /* what holds the cache up is mostly dirty: write it now */
-    pl->in_update_hold = false;
-}
-
 static void on_batch(void *arg, rd_kafka_message_t **msgs, size_t n)
 {
     vane_pipeline_t *pl = arg;
@@ -569,7 +536,6 @@ static void on_batch(void *arg, rd_kafka_message_t **msgs, size_t n)
         process_message(pl, msgs[i]);
     maybe_prefault(pl);
     update_pause(pl);
-    update_hold(pl);
     if (vane_cache_dirty_count(pl->cache) >= pl->opts->flush_max_dirty)
         maybe_flush(pl, true);
     arm_flush_timer(pl);
@@ -983,7 +949,6 @@ static void check_flush_done(vane_pipeline_t *pl)
         }
     }
     pl->stats.cache_evictions += vane_cache_evict(pl->cache, -1);
-    update_hold(pl);
     maybe_finish_revoke(pl);
     maybe_finish_drain(pl);
     /* More work arrived meanwhile: the timer (or the drain path) picks it up. */
@@ -1245,7 +1210,6 @@ static void metrics_cb(uv_timer_t *t)
     *pl->m.cache_hits = pl->stats.cache_hits;
     *pl->m.cache_misses = pl->stats.cache_misses;
     *pl->m.cache_evictions = pl->stats.cache_evictions;
-    *pl->m.cache_holds = pl->stats.holds;
     *pl->m.dirty_states = (double)vane_cache_dirty_count(pl->cache);
     *pl->m.redis_connected = pl->store_up ? 1.0 : 0.0;
     bool paused = pl->src && vane_kafka_source_paused(pl->src);
@@ -1288,7 +1252,6 @@ static void house_cb(uv_timer_t *t)
         vane_cache_foreach(pl->cache, retry_load_cb, pl);
     }
     update_pause(pl); /* a refused write-back pauses even when no batch arrives */
-    update_hold(pl);
     scan_timers(pl, now);
     /* Progress report: every second at debug level while counters move, every 10 s at info. */
     static uint64_t last_consumed = UINT64_MAX, last_written = UINT64_MAX;

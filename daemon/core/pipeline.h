@@ -70,7 +70,6 @@ typedef struct vane_pipeline_stats {
     uint64_t writes_held; /* write-backs postponed until the state's alert was acknowledged */
     double flush_seconds_sum;
     uint64_t pauses; /* times consumption was paused */
-    uint64_t holds;  /* times batches were held back for the cache limit */
     uint64_t rule_reloads, rule_reload_failures;
     int64_t first_event_wall_ms, last_applied_wall_ms;
     int64_t watermark_ms; /* max event time seen minus lateness */

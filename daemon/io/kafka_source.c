@@ -19,7 +19,6 @@ struct vane_kafka_source {
     uv_idle_t drain_idle;    /* resumes draining when a wakeup stopped early */
     int open_handles;
     bool paused;
-    bool held; /* not draining the local queue (fetching goes on up to its limits) */
     bool closing;
     bool cooperative;
     rd_kafka_topic_partition_list_t *revoking; /* owned copy while a revoke is pending */
@@ -140,7 +139,7 @@ void vane_kafka_source_revoke_done(vane_kafka_source_t *src)
 static bool drain(vane_kafka_source_t *src)
 {
     for (int b = 0; b < src->max_batches; b++) {
-        if (src->paused || src->held || src->closing)
+        if (src->paused || src->closing)
             return false;
         ssize_t n =
             rd_kafka_consume_batch_queue(src->queue, 0, src->batch, (size_t)src->batch_size);
@@ -334,20 +333,6 @@ void vane_kafka_source_pause(vane_kafka_source_t *src, bool paused)
     }
     if (!paused && !src->closing)
         uv_idle_start(&src->drain_idle, idle_cb);
-}
-
-void vane_kafka_source_hold(vane_kafka_source_t *src, bool held)
-{
-    if (src->held == held)
-        return;
-    src->held = held;
-    if (!held && !src->paused && !src->closing)
-        uv_idle_start(&src->drain_idle, idle_cb);
-}
-
-bool vane_kafka_source_held(const vane_kafka_source_t *src)
-{
-    return src->held;
 }
 
 bool vane_kafka_source_paused(const vane_kafka_source_t *src)

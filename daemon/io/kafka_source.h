@@ -65,11 +65,6 @@ vane_kafka_source_t *vane_kafka_source_new(uv_loop_t *loop, const vane_kafka_sou
  * assigned partition; librdkafka re-fetches from the last delivered offset on resume. */
 void vane_kafka_source_pause(vane_kafka_source_t *src, bool paused);
 bool vane_kafka_source_paused(const vane_kafka_source_t *src);
-/* Stop/restart delivering batches without pausing the partitions: librdkafka keeps what it
- * fetched and stops fetching once its local queue is full (queued.max.messages.kbytes), so a
- * short hold costs no re-fetch. For brief backpressure; pause is for outages. */
-void vane_kafka_source_hold(vane_kafka_source_t *src, bool held);
-bool vane_kafka_source_held(const vane_kafka_source_t *src);
 /* Number of partitions currently assigned. */
 int vane_kafka_source_assigned(const vane_kafka_source_t *src);
 

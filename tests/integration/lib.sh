@@ -139,27 +139,3 @@ vt_vane_applied() {
     n=$(grep -o 'applied=[0-9]*' "$VT_DIR/$1.log" 2>/dev/null | tail -n 1 | cut -d= -f2)
     echo "${n:-0}"
 }
-
-# vt_check_events_applied EVENTS_JSONL: every customer in the JSON-lines event file has a state
-# in the test's Redis whose events_applied is exactly its number of events there.
-vt_check_events_applied() {
-    local events=$1 ids
-    mapfile -t ids < <(python3 -c '
-import json, sys
-print("\n".join(sorted({json.loads(l)["customer_id"] for l in open(sys.argv[1])})))' "$events")
-    "$VANE_BIN" state get "${ids[@]}" --redis "$REDIS_URL" --json >"$VT_DIR/states.jsonl" \
-        2>"$VT_DIR/state.log" || vt_fail "vane state get failed: $(tail -n 3 "$VT_DIR/state.log")"
-    python3 - "$events" "$VT_DIR/states.jsonl" <<'PY' || vt_fail "stored states do not match the events sent (see above)"
-import collections, json, sys
-want = collections.Counter(json.loads(l)["customer_id"] for l in open(sys.argv[1]))
-got = {}
-for l in open(sys.argv[2]):
-    s = json.loads(l)
-    got[s["customer_id"]] = s.get("events_applied", 0)
-bad = [(c, n, got.get(c)) for c, n in want.items() if got.get(c) != n]
-for c, n, g in bad[:10]:
-    print("customer %s: %d events sent, state has %s applied" % (c, n, g), file=sys.stderr)
-sys.exit(1 if bad else 0)
-PY
-    VT_CHECKED_CUSTOMERS=${#ids[@]}
-}
