@@ -482,6 +482,11 @@ int vane_metrics_std_init(vane_metrics_t *reg, vane_metrics_std_t *std, const ch
            VANE_METRIC_COUNTER, "Customer states evicted from the in-memory cache.", NULL, 0);
     SIMPLE(std->dirty_states, vane_metrics_gauge, "vane_dirty_states", VANE_METRIC_GAUGE,
            "Customer states changed in memory and not yet written to Redis.", NULL, 0);
+    SIMPLE(std->redis_errors, vane_metrics_counter, "vane_redis_errors_total", VANE_METRIC_COUNTER,
+           "Redis commands that failed: refused with an error reply (-WRONGTYPE, -OOM, ...; each "
+           "logged) or lost with a dropped connection. Retried; a rising count with "
+           "vane_redis_connected 1 means Redis refuses something.",
+           NULL, 0);
     SIMPLE(std->redis_connected, vane_metrics_gauge, "vane_redis_connected", VANE_METRIC_GAUGE,
            "1 while both Redis connections (state loads, write-back) are up, 0 while "
            "reconnecting.",

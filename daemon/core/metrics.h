@@ -116,6 +116,7 @@ typedef struct vane_metrics_std {
     uint64_t *cache_evictions;         /* states dropped from memory */
     double *dirty_states;              /* gauge: states changed, not yet written */
     double *redis_connected;           /* gauge: 1 when the Redis link is up */
+    uint64_t *redis_errors;            /* commands Redis refused or that failed with the link */
     /* process */
     double *ready;      /* gauge: 1 when /readyz says ready */
     double *start_time; /* gauge: process start, unix seconds */

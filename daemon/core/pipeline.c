@@ -1212,6 +1212,8 @@ static void metrics_cb(uv_timer_t *t)
     *pl->m.cache_evictions = pl->stats.cache_evictions;
     *pl->m.dirty_states = (double)vane_cache_dirty_count(pl->cache);
     *pl->m.redis_connected = pl->store_up ? 1.0 : 0.0;
+    *pl->m.redis_errors = (pl->store ? vane_state_store_stats(pl->store)->errors : 0) +
+                          (pl->rstore ? vane_state_store_stats(pl->rstore)->errors : 0);
     bool paused = pl->src && vane_kafka_source_paused(pl->src);
     int assigned = pl->src ? vane_kafka_source_assigned(pl->src) : 0;
     *pl->m.paused_partitions = paused ? (double)assigned : 0.0;

@@ -7,10 +7,10 @@
 # 2. Then Redis reaches maxmemory (CONFIG SET maxmemory 1): every state SET fails with -OOM.
 #    vane must pause consumption (dirty states cannot be evicted, so consuming on would grow
 #    memory without bound), retry the write-back, and resume once Redis accepts writes again.
-# Checks: Redis counts >= 3 failed GETs; the list is left alone and events wait meanwhile;
-# "consumption paused (state writes failing)" is logged, /readyz says why, and the consumed
-# counter stays flat while SETs fail; in the end every event of both phases is written and every customer's state
-# has exactly its events applied.
+# Checks: Redis counts >= 3 failed GETs, and so does vane_redis_errors_total; the list is left
+# alone and events wait meanwhile; "consumption paused (state writes failing)" is logged,
+# /readyz says why, and the consumed counter stays flat while SETs fail; in the end every event
+# of both phases is written and every customer's state has exactly its events applied.
 source "$(dirname "$0")/lib.sh"
 vt_init recovery_redis_errors
 
@@ -41,6 +41,9 @@ consumed_all() { [[ "$(last_progress)" =~ consumed=$EVENTS\  ]]; }
 
 vt_wait_until 60 "the first failed GET of $BLOCKED" gets_failed_at_least 1
 vt_wait_until 30 "vane to retry the failed GET" gets_failed_at_least 3
+metric() { curl -s --max-time 2 "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+refusals_counted() { [[ "$(metric vane_redis_connected)" == 1 ]] && (($(metric vane_redis_errors_total) >= 3)); }
+vt_wait_until 5 "/metrics to count the refused GETs (vane_redis_errors_total >= 3, connected)" refusals_counted
 vt_wait_until 60 "vane to consume all $EVENTS events" consumed_all
 grep -q 'command failed: WRONGTYPE' "$VT_DIR/vane.log" || vt_fail "the WRONGTYPE reply was not logged"
 sleep 2 # a few more housekeeping ticks: the blocked customer's events must still be waiting
