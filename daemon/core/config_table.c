@@ -95,8 +95,7 @@ const vane_config_opt_t vane_config_opts[] = {
      "Redis password; empty for none. Prefer the environment (VANE_REDIS_PASSWORD) to a file."},
     {"redis.key_prefix", VANE_CONF_STR, OFF(redis.key_prefix), "vane", 0, 0, NULL, 0, NULL,
      "Prefix of every key vane writes (<prefix>:{<customer_id>}:s, <prefix>:timers:{p<N>}), so "
-     "several "
-     "deployments can share one Redis."},
+     "several deployments can share one Redis."},
     {"redis.flush_interval_ms", VANE_CONF_INT, OFF(redis.flush_interval_ms), "20", 1, 60000, NULL,
      0, NULL,
      "Longest time a changed customer state waits in memory before it is written back. "
