@@ -2,6 +2,7 @@
 
 #include "../util/bigmem.h"
 #include "../util/err.h"
+#include "../util/pool.h"
 #include "../util/zpack.h"
 
 #include <stdlib.h>
@@ -36,20 +37,8 @@ typedef struct slot_rec {
     char id[ID_PREFIX];
 } slot_rec_t;
 
-#define POOL_UNIT 32u
-/* Chunks double from 2 MiB to 64 MiB: huge-page backed (bigmem.h), so the first touch of the
- * packed states costs one fault per 2 MiB, and a small replay stays small. */
-#define POOL_CHUNK_MIN VANE_BIGMEM_HUGE
-#define POOL_CHUNK_MAX ((size_t)64 << 20)
-#define BLK_MAX        (1 + VANE_ID_MAX + VANE_ZPACK_MAX(STATE_WORDS))
-#define POOL_UNITS     ((BLK_MAX + POOL_UNIT - 1) / POOL_UNIT) /* largest block, in units */
-
-typedef struct pool_chunk {
-    struct pool_chunk *next;
-    size_t size; /* bytes mapped, this header included */
-    size_t used; /* bytes of data[] handed out */
-    _Alignas(16) uint8_t data[];
-} pool_chunk_t;
+#define BLK_MAX (1 + VANE_ID_MAX + VANE_ZPACK_MAX(STATE_WORDS))
+_Static_assert(BLK_MAX <= VANE_POOL_UNIT * VANE_POOL_MAX_UNITS, "a packed state fits a pool block");
 
 struct vane_replay_map {
     slot_rec_t *slots; /* count used, cap allocated */
@@ -64,9 +53,7 @@ struct vane_replay_map {
     size_t hot_max;             /* the hot set doubles up to this many lines (see adapt()) */
     uint32_t clock;             /* state requests so far (wraps; only differences are used) */
     uint32_t window_left, near; /* adapt(): requests left in this window, near misses in it */
-    /* Pool: free blocks by size (linked through their first bytes), carved from chunks. */
-    uint8_t *free_blk[POOL_UNITS + 1];
-    pool_chunk_t *chunks;
+    vane_pool_t pool;           /* the packed states' blocks */
     uint8_t scratch[BLK_MAX];
     vane_replay_map_stats_t st;
 };
@@ -84,6 +71,7 @@ vane_replay_map_t *vane_replay_map_new(size_t expected, size_t hot, size_t hot_m
     vane_replay_map_t *map = calloc(1, sizeof *map);
     if (!map)
         goto err;
+    vane_pool_init(&map->pool);
     map->cap = expected ? expected : 1024;
     map->slots = malloc(map->cap * sizeof *map->slots);
     if (!map->slots)
@@ -118,56 +106,12 @@ void vane_replay_map_free(vane_replay_map_t *map)
 {
     if (!map)
         return;
-    for (pool_chunk_t *c = map->chunks, *next; c; c = next) {
-        next = c->next;
-        vane_bigmem_free(c, c->size);
-    }
+    vane_pool_destroy(&map->pool);
     free(map->slots);
     free(map->index);
     free(map->hot);
     free(map->hot_slot);
     free(map);
-}
-
-/* ---- pool ---------------------------------------------------------------------------------- */
-
-static uint32_t units_for(size_t len)
-{
-    return (uint32_t)((len + POOL_UNIT - 1) / POOL_UNIT);
-}
-
-/* A block of exactly `units` units, or NULL when out of memory. */
-static uint8_t *pool_get(vane_replay_map_t *map, unsigned units)
-{
-    uint8_t *b = map->free_blk[units];
-    if (b) {
-        memcpy(&map->free_blk[units], b, sizeof b);
-        return b;
-    }
-    size_t need = (size_t)units * POOL_UNIT;
-    pool_chunk_t *c = map->chunks;
-    if (!c || c->size - sizeof *c - c->used < need) {
-        size_t size = c ? c->size * 2 : POOL_CHUNK_MIN;
-        if (size > POOL_CHUNK_MAX)
-            size = POOL_CHUNK_MAX;
-        pool_chunk_t *nc = vane_bigmem_alloc(size);
-        if (!nc)
-            return NULL;
-        nc->next = c;
-        nc->size = size;
-        nc->used = 0;
-        map->chunks = c = nc;
-        map->st.pool_bytes += size;
-    }
-    b = c->data + c->used;
-    c->used += need;
-    return b;
-}
-
-static void pool_put(vane_replay_map_t *map, uint8_t *b, unsigned units)
-{
-    memcpy(b, &map->free_blk[units], sizeof b);
-    map->free_blk[units] = b;
 }
 
 /* ---- hot set ------------------------------------------------------------------------------- */
@@ -182,13 +126,13 @@ static int spill(vane_replay_map_t *map, size_t line)
     size_t plen =
         vane_zpack((const uint64_t *)(const void *)&map->hot[line], STATE_WORDS, map->scratch);
     size_t len = head + plen;
-    uint16_t units = (uint16_t)units_for(len);
+    uint16_t units = (uint16_t)vane_pool_units(len);
     if (units != r->units) {
-        uint8_t *nb = pool_get(map, units);
+        uint8_t *nb = vane_pool_get(&map->pool, units);
         if (!nb)
             return VANE_ENOMEM;
         memcpy(nb, r->blk, head);
-        pool_put(map, r->blk, r->units);
+        vane_pool_put(&map->pool, r->blk, r->units);
         r->blk = nb;
         r->units = units;
     }
@@ -406,8 +350,8 @@ int64_t vane_replay_map_upsert(vane_replay_map_t *map, vane_str_t customer_id, i
     if (vacate(map, line) != VANE_OK)
         return VANE_ENOMEM;
     size_t head = 1 + customer_id.len;
-    unsigned units = units_for(head);
-    uint8_t *b = pool_get(map, units);
+    unsigned units = vane_pool_units(head);
+    uint8_t *b = vane_pool_get(&map->pool, units);
     if (!b)
         return VANE_ENOMEM;
     b[0] = (uint8_t)customer_id.len;
@@ -435,4 +379,5 @@ size_t vane_replay_map_count(const vane_replay_map_t *map)
 void vane_replay_map_stats(const vane_replay_map_t *map, vane_replay_map_stats_t *out)
 {
     *out = map->st;
+    out->pool_bytes = map->pool.chunk_bytes;
 }

@@ -2,6 +2,8 @@
 
 #include "util/bigmem.h"
 #include "util/err.h"
+#include "util/pool.h"
+#include "util/zpack.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,12 @@
 #define SLAB_BYTES     ((size_t)8 << 20) /* entries come in 8 MiB huge-page-backed slabs */
 #define MSG_SLAB       1024
 #define EVICT_MAX_SKIP 4096 /* consecutive unevictable entries before an eviction pass gives up */
+
+_Static_assert(sizeof(vane_state_t) % 8 == 0, "zpack packs whole 8-byte words");
+#define STATE_WORDS (sizeof(vane_state_t) / 8)
+#define PACK_MAX    VANE_ZPACK_MAX(STATE_WORDS)
+_Static_assert(PACK_MAX <= VANE_POOL_UNIT * VANE_POOL_MAX_UNITS, "a packed state fits a block");
+_Static_assert(PACK_MAX <= UINT16_MAX, "packed lengths fit 16 bits");
 
 typedef struct slab {
     struct slab *next;
@@ -47,6 +55,17 @@ struct vane_cache {
     vane_cache_msg_t *free_msgs;
     vane_cache_entry_t *lru_head, *lru_tail;
     vane_cache_entry_t *dirty_head;
+    size_t nslabs;
+    /* Hot set: line i holds the full state of hot_e[i] (NULL = empty). */
+    vane_state_t *hot;
+    vane_cache_entry_t **hot_e;
+    size_t hot_mask;
+    uint32_t clock;             /* vane_cache_state calls (wraps; only differences are used) */
+    uint32_t window_left, near; /* adapt(): calls left in this window, near misses in it */
+    vane_pool_t pool;           /* packed states */
+    size_t packed_bytes;
+    uint64_t packs, unpacks;
+    uint8_t scratch[PACK_MAX];
 };
 
 static uint64_t hash_id(const char *id, size_t len)
@@ -73,8 +92,19 @@ vane_cache_t *vane_cache_new(size_t max_entries)
         goto err;
     c->mask = size - 1;
     c->max_entries = max_entries ? max_entries : 1;
+    vane_pool_init(&c->pool);
+    c->hot = malloc(VANE_CACHE_HOT * sizeof *c->hot);
+    c->hot_e = calloc(VANE_CACHE_HOT, sizeof *c->hot_e);
+    if (!c->hot || !c->hot_e)
+        goto err;
+    c->hot_mask = VANE_CACHE_HOT - 1;
+    c->window_left = VANE_CACHE_HOT;
     return c;
 err:
+    if (c->table)
+        vane_bigmem_free(c->table, (c->mask + 1) * sizeof *c->table);
+    free(c->hot);
+    free(c->hot_e);
     free(c);
     return NULL;
 }
@@ -101,6 +131,9 @@ void vane_cache_free(vane_cache_t *c, void (*release_msg)(void *msg))
         free(s);
     }
     vane_bigmem_free(c->table, (c->mask + 1) * sizeof *c->table);
+    vane_pool_destroy(&c->pool);
+    free(c->hot);
+    free(c->hot_e);
     free(c);
 }
 
@@ -130,8 +163,7 @@ static void lru_push_head(vane_cache_t *c, vane_cache_entry_t *e)
 
 static bool key_eq(const vane_cache_entry_t *e, const char *id, size_t len)
 {
-    return len <= VANE_ID_MAX && memcmp(e->cs.customer_id, id, len) == 0 &&
-           e->cs.customer_id[len] == '\0';
+    return len <= VANE_ID_MAX && memcmp(e->id, id, len) == 0 && e->id[len] == '\0';
 }
 
 vane_cache_entry_t *vane_cache_get(vane_cache_t *c, const char *id, size_t len)
@@ -190,6 +222,7 @@ void vane_cache_slab_give(vane_cache_t *c, void *slab)
     slab_t *s = slab;
     s->next = c->slabs;
     c->slabs = s;
+    c->nslabs++;
     /* Hand entries out in address order, so a growing cache touches its slab front to back. */
     for (size_t i = SLAB_ENTRIES; i-- > 0;) {
         s->entries[i].dirty_next = c->free_entries;
@@ -234,10 +267,11 @@ vane_cache_entry_t *vane_cache_add(vane_cache_t *c, const char *id, size_t len, 
     vane_cache_entry_t *e = entry_alloc(c);
     if (!e)
         return NULL;
-    /* cs is the first member and vane_state_init zeroes it: clear only the bookkeeping. */
-    memset((char *)e + sizeof e->cs, 0, sizeof *e - sizeof e->cs);
-    vane_str_t key = {id, (uint32_t)len};
-    vane_state_init(&e->cs, key);
+    if (len > VANE_ID_MAX)
+        len = VANE_ID_MAX; /* as vane_state_init truncates */
+    memset(e, 0, sizeof *e);
+    memcpy(e->id, id, len);
+    e->next_due = INT64_MAX;
     e->hash = hash_id(id, len);
     e->partition = partition;
     e->status = VANE_CACHE_LOADING;
@@ -265,9 +299,135 @@ void vane_cache_remove(vane_cache_t *c, vane_cache_entry_t *e)
     }
     c->count--;
     lru_unlink(c, e);
+    if (e->hot)
+        c->hot_e[e->hash & c->hot_mask] = NULL;
+    if (e->packed) {
+        vane_pool_put(&c->pool, e->packed, e->packed_units);
+        c->packed_bytes -= e->packed_len;
+    }
     e->dirty_next = c->free_entries;
     c->free_entries = e;
     c->nfree++;
+}
+
+/* ---- states: packed, and the hot set --------------------------------------------------- */
+
+/* Pack the state in line into its entry's block (a block of the new size when the size class
+ * changed) and free the line. VANE_ENOMEM leaves the line as it was. */
+static int spill(vane_cache_t *c, size_t line)
+{
+    vane_cache_entry_t *e = c->hot_e[line];
+    size_t len = vane_zpack((const uint64_t *)(const void *)&c->hot[line], STATE_WORDS, c->scratch);
+    unsigned units = vane_pool_units(len);
+    if (!e->packed || units != e->packed_units) {
+        uint8_t *b = vane_pool_get(&c->pool, units);
+        if (!b)
+            return VANE_ENOMEM;
+        if (e->packed)
+            vane_pool_put(&c->pool, e->packed, e->packed_units);
+        e->packed = b;
+        e->packed_units = (uint16_t)units;
+    }
+    memcpy(e->packed, c->scratch, len);
+    c->packed_bytes += len;
+    c->packed_bytes -= e->packed_len;
+    e->packed_len = (uint16_t)len;
+    e->hot = 0;
+    e->out_at = c->clock;
+    c->hot_e[line] = NULL;
+    c->packs++;
+    return VANE_OK;
+}
+
+/* Double the hot set; each state moves to the line its hash picks in the larger set. False
+ * when out of memory (the set stays as it is). */
+static bool grow_hot(vane_cache_t *c)
+{
+    size_t n = (c->hot_mask + 1) * 2;
+    vane_state_t *hot = malloc(n * sizeof *hot);
+    vane_cache_entry_t **he = calloc(n, sizeof *he);
+    if (!hot || !he) {
+        free(hot);
+        free(he);
+        return false;
+    }
+    for (size_t i = 0; i <= c->hot_mask; i++) {
+        vane_cache_entry_t *e = c->hot_e[i];
+        if (!e)
+            continue;
+        size_t j = e->hash & (n - 1);
+        memcpy(&hot[j], &c->hot[i], sizeof *hot);
+        he[j] = e;
+    }
+    free(c->hot);
+    free(c->hot_e);
+    c->hot = hot;
+    c->hot_e = he;
+    c->hot_mask = n - 1;
+    return true;
+}
+
+/* Size the hot set to the stream: a miss on a state packed fewer than VANE_CACHE_HOT_MAX
+ * calls ago is "near" (a larger set would have kept it). When a quarter of a window's calls
+ * (window = the set's size) are near misses, the set doubles. */
+static void adapt(vane_cache_t *c, bool near)
+{
+    c->near += near;
+    if (--c->window_left > 0)
+        return;
+    size_t size = c->hot_mask + 1;
+    if (c->near >= size / 4 && size < VANE_CACHE_HOT_MAX)
+        grow_hot(c);
+    c->window_left = (uint32_t)(c->hot_mask + 1);
+    c->near = 0;
+}
+
+static void unpack(const vane_cache_entry_t *e, vane_state_t *cs)
+{
+    if (!e->packed) {
+        vane_str_t key = {e->id, (uint32_t)strlen(e->id)};
+        vane_state_init(cs, key);
+        return;
+    }
+    int rc = vane_zunpack(e->packed, e->packed_len, (uint64_t *)(void *)cs, STATE_WORDS);
+    VANE_ASSERT(rc == 0);
+}
+
+vane_state_t *vane_cache_state(vane_cache_t *c, vane_cache_entry_t *e)
+{
+    c->clock++;
+    adapt(c, !e->hot && e->packed && c->clock - e->out_at < VANE_CACHE_HOT_MAX);
+    size_t line = e->hash & c->hot_mask;
+    if (e->hot)
+        return &c->hot[line];
+    for (size_t off = 0; e->packed && off < e->packed_len; off += 64)
+        __builtin_prefetch(e->packed + off);
+    if (c->hot_e[line] && spill(c, line) != VANE_OK)
+        return NULL;
+    unpack(e, &c->hot[line]);
+    c->hot_e[line] = e;
+    e->hot = 1;
+    c->unpacks++;
+    return &c->hot[line];
+}
+
+const vane_state_t *vane_cache_peek(const vane_cache_t *c, const vane_cache_entry_t *e,
+                                    vane_state_t *scratch)
+{
+    if (e->hot)
+        return &c->hot[e->hash & c->hot_mask];
+    unpack(e, scratch);
+    return scratch;
+}
+
+void vane_cache_mem(const vane_cache_t *c, vane_cache_mem_t *out)
+{
+    out->entries_bytes = c->nslabs * SLAB_BYTES;
+    out->packed_bytes = c->packed_bytes;
+    out->pool_bytes = c->pool.chunk_bytes;
+    out->hot = c->hot_mask + 1;
+    out->packs = c->packs;
+    out->unpacks = c->unpacks;
 }
 
 int vane_cache_push_pending_ev(vane_cache_t *c, vane_cache_entry_t *e, void *msg,

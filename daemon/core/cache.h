@@ -1,6 +1,6 @@
 /* cache.h - the in-memory cache of customer states, for the partitions this instance owns.
  *
- * A cache maps customer_id -> vane_cache_entry_t. Each entry holds one vane_state_t and the
+ * A cache maps customer_id -> vane_cache_entry_t. Each entry holds one customer's state and the
  * bookkeeping the daemon needs around it:
  *   - status: LOADING while its GET to Redis is in flight, READY once the state is known;
  *   - a FIFO of messages that arrived while LOADING (per-customer order across cache misses:
@@ -10,9 +10,20 @@
  *     while pinned, so Redis callbacks may hold entry pointers);
  *   - an LRU list, so clean READY entries are evicted beyond the configured limit.
  *
+ * States: a full vane_state_t is ~1.9 KB, but most customers have used little of it. So the
+ * cache keeps states packed (zpack.h: zero runs dropped, typically 150-400 bytes, in a block
+ * pool, pool.h) and unpacks the ones being worked on into a small hot set of full states
+ * (direct-mapped by the key's hash). vane_cache_state() hands out a customer's full state,
+ * unpacking it and packing the line's previous occupant; vane_cache_peek() reads one without
+ * disturbing the hot set. The hot set starts at VANE_CACHE_HOT states and doubles, up to
+ * VANE_CACHE_HOT_MAX, while states come back soon after they were packed (few customers with
+ * many events each); a stream spread over many customers keeps it small and in the CPU cache.
+ * A new entry's state is the empty state of its id (vane_state_init) until first unpacked.
+ *
  * Memory: entries come from slabs that are never returned to the OS while the cache lives,
  * and the hash table is sized once for the limit, so a warmed-up cache does not allocate.
- * Entry pointers are stable for the entry's lifetime. Pure bookkeeping: no I/O, loop thread.
+ * Entry pointers are stable for the entry's lifetime; state pointers are not (see
+ * vane_cache_state). Pure bookkeeping: no I/O, loop thread.
  */
 #ifndef VANE_CACHE_H
 #define VANE_CACHE_H
@@ -36,31 +47,43 @@ typedef struct vane_cache_msg {
 } vane_cache_msg_t;
 
 typedef struct vane_cache_entry {
-    vane_state_t cs;         /* the customer's state; cs.customer_id is the key */
-    uint64_t hash;           /* hash of the key */
-    int32_t partition;       /* Kafka partition the customer's events come from */
-    uint8_t status;          /* vane_cache_status_t */
-    uint8_t dirty;           /* on the dirty list */
-    uint8_t load_failed;     /* last GET failed: retry before applying */
-    uint32_t pins;           /* in-flight operations holding this pointer */
-    uint32_t npending;       /* messages in the pending FIFO */
-    uint8_t timer_pending;   /* a due timer waits for the load to finish */
-    uint8_t state_changed;   /* dirty because the state changed (not only its index) */
-    int64_t indexed_due;     /* due time in the partition's timer index; 0 = none known,
-                                -1 = must be reconciled at the next write-back */
-    uint64_t alert_epoch;    /* 1 + the write-back epoch of the newest alert made from this
-                                state, 0 = none unacknowledged: the state is not written back
-                                before Kafka acknowledged that alert (owned by the pipeline) */
-    int64_t unwritten_from;  /* 1 + the offset of the oldest event applied to the state since
-                                its last write-back was sent, 0 = none: while the write-back is
-                                held, offsets are not committed past it (owned by the pipeline) */
-    int32_t unwritten_part;  /* the partition of that event */
-    uint8_t unwritten_mixed; /* unwritten events came from more than one partition, or a
-                                write failed: the oldest is not known */
+    char id[VANE_ID_MAX + 1]; /* the key, customer_id, NUL-terminated */
+    uint64_t hash;            /* hash of the key */
+    int32_t partition;        /* Kafka partition the customer's events come from */
+    uint8_t status;           /* vane_cache_status_t */
+    uint8_t dirty;            /* on the dirty list */
+    uint8_t load_failed;      /* last GET failed: retry before applying */
+    uint32_t pins;            /* in-flight operations holding this pointer */
+    uint32_t npending;        /* messages in the pending FIFO */
+    uint8_t timer_pending;    /* a due timer waits for the load to finish */
+    uint8_t state_changed;    /* dirty because the state changed (not only its index) */
+    int64_t indexed_due;      /* due time in the partition's timer index; 0 = none known,
+                                 -1 = must be reconciled at the next write-back */
+    uint64_t alert_epoch;     /* 1 + the write-back epoch of the newest alert made from this
+                                 state, 0 = none unacknowledged: the state is not written back
+                                 before Kafka acknowledged that alert (owned by the pipeline) */
+    int64_t unwritten_from;   /* 1 + the offset of the oldest event applied to the state since
+                                 its last write-back was sent, 0 = none: while the write-back is
+                                 held, offsets are not committed past it (owned by the pipeline) */
+    int32_t unwritten_part;   /* the partition of that event */
+    uint8_t unwritten_mixed;  /* unwritten events came from more than one partition, or a
+                                 write failed: the oldest is not known */
+    int64_t next_due;         /* the state's next timer due time (vane_engine_next_due), kept by
+                                 the pipeline after each change so scans and write-backs need
+                                 not unpack the state; INT64_MAX = none */
     vane_cache_msg_t *pending_head, *pending_tail;
     struct vane_cache_entry *lru_prev, *lru_next; /* most recent at head */
     struct vane_cache_entry *dirty_next;          /* dirty list link */
+    /* The packed state (private to the cache): a pool block, or NULL for the empty state. */
+    uint8_t *packed;
+    uint16_t packed_len;   /* bytes used */
+    uint16_t packed_units; /* block size, in pool units */
+    uint8_t hot;           /* unpacked in the hot set (the packing is then stale) */
+    uint32_t out_at;       /* the cache's clock when it last left the hot set */
 } vane_cache_entry_t;
+
+#define VANE_CACHE_HOT     256   /* initial hot set: ~0.5 MB of full states */
+#define VANE_CACHE_HOT_MAX 16384 /* largest hot set: ~31 MB */
 
 typedef struct vane_cache vane_cache_t;
 
@@ -76,6 +99,16 @@ vane_cache_entry_t *vane_cache_get(vane_cache_t *c, const char *id, size_t len);
 vane_cache_entry_t *vane_cache_add(vane_cache_t *c, const char *id, size_t len, int32_t partition);
 /* Remove and free an entry (must be unpinned, clean and without pending messages). */
 void vane_cache_remove(vane_cache_t *c, vane_cache_entry_t *e);
+
+/* e's full state, read-write. The pointer is valid until the next vane_cache_state,
+ * vane_cache_add, vane_cache_remove or vane_cache_evict on c (any of them may pack it away
+ * or move it); callers keep entry pointers, not state pointers, across those. NULL when out
+ * of memory (a packing needed a block the pool could not get; every state is still intact). */
+vane_state_t *vane_cache_state(vane_cache_t *c, vane_cache_entry_t *e);
+/* e's state, read-only: its hot copy, or else unpacked into *scratch. Does not change the hot
+ * set, so it suits a pass over many entries (the write-back). Valid as vane_cache_state's. */
+const vane_state_t *vane_cache_peek(const vane_cache_t *c, const vane_cache_entry_t *e,
+                                    vane_state_t *scratch);
 
 /* Queue msg behind e's load. Returns 0 or VANE_ENOMEM. */
 int vane_cache_push_pending(vane_cache_t *c, vane_cache_entry_t *e, void *msg);
@@ -114,6 +147,15 @@ size_t vane_cache_slab_entries(void);
 size_t vane_cache_max(const vane_cache_t *c);
 
 size_t vane_cache_count(const vane_cache_t *c);
+
+typedef struct vane_cache_mem {
+    size_t entries_bytes; /* entry slabs mapped */
+    size_t packed_bytes;  /* bytes of packed states (sum of their lengths) */
+    size_t pool_bytes;    /* block pool chunks mapped */
+    size_t hot;           /* hot set size (states) */
+    uint64_t packs, unpacks;
+} vane_cache_mem_t;
+void vane_cache_mem(const vane_cache_t *c, vane_cache_mem_t *out);
 size_t vane_cache_dirty_count(const vane_cache_t *c);
 
 /* Call fn on every entry (any order); fn must not add or remove entries. */

@@ -70,6 +70,7 @@ struct vane_pipeline {
 
     vane_alert_batch_t batch; /* scratch for one engine call */
     vane_buf_t statebuf;      /* scratch for one state encoding */
+    vane_state_t peek;        /* scratch for a state read without unpacking it (write-back) */
     /* Timer-index updates of the flush being built, sent as one ZADD and one ZREM per
      * partition (grown as needed, reused across flushes). */
     struct index_op *iops;
@@ -274,13 +275,37 @@ static int64_t timer_time(const vane_pipeline_t *pl, int32_t p, int64_t now)
     return t;
 }
 
+/* Out of memory with a message taken but neither applied nor queued: the offsets tracker
+ * would count it as done and a later commit would skip it. Crash-only from here (nothing more
+ * is written or committed): a restart resumes from the committed offsets, as after kill -9. */
+static void die_out_of_memory(const char *what)
+{
+    VANE_LOG(VANE_LOG_ERROR, "engine",
+             "out of memory %s: exiting at once without committing; a restart resumes from the "
+             "committed offsets",
+             what);
+    _exit(1);
+}
+
+/* e's full state (see vane_cache_state for how long the pointer lives). Unpacking it can need
+ * a pool block; without one the event at hand can be neither applied nor kept. */
+static vane_state_t *state_of(vane_pipeline_t *pl, vane_cache_entry_t *e)
+{
+    vane_state_t *cs = vane_cache_state(pl->cache, e);
+    if (!cs)
+        die_out_of_memory("unpacking a customer's state");
+    return cs;
+}
+
 /* Fire e's due timers; alerts go out, the state and its index entry are written back. */
 static void fire_timers(vane_pipeline_t *pl, vane_cache_entry_t *e, int64_t until, int64_t now)
 {
-    if (vane_engine_next_due(pl->eng, &e->cs) > until)
+    if (e->next_due > until)
         return;
+    vane_state_t *cs = state_of(pl, e);
     pl->batch.count = 0;
-    int n = vane_engine_timers(pl->eng, &e->cs, until, now, &pl->batch);
+    int n = vane_engine_timers(pl->eng, cs, until, now, &pl->batch);
+    e->next_due = vane_engine_next_due(pl->eng, cs);
     pl->timers_fired++;
     e->indexed_due = -1;
     e->state_changed = 1;
@@ -295,7 +320,7 @@ static void fire_timers(vane_pipeline_t *pl, vane_cache_entry_t *e, int64_t unti
 static void apply(vane_pipeline_t *pl, vane_cache_entry_t *e, const vane_event_t *ev,
                   const rd_kafka_message_t *m)
 {
-    vane_state_t *cs = &e->cs;
+    vane_state_t *cs = state_of(pl, e);
     /* A replayed event is still stream progress: the partition's watermark moves with it, or
      * an instance that took the partition over would fire its timers later than one that
      * owned it all along. */
@@ -314,6 +339,7 @@ static void apply(vane_pipeline_t *pl, vane_cache_entry_t *e, const vane_event_t
     if (until > ev->event_time_ms)
         until = ev->event_time_ms;
     fire_timers(pl, e, until, now);
+    cs = state_of(pl, e); /* fire_timers may have moved it */
     bool timed = (pl->sample++ & 7) == 0;
     uint64_t t0 = timed ? uv_hrtime() : 0;
     int rc = vane_engine_process(pl->eng, cs, ev, now, &pl->batch);
@@ -325,6 +351,7 @@ static void apply(vane_pipeline_t *pl, vane_cache_entry_t *e, const vane_event_t
         pl->stats.late++;
     cs->last_partition = m->partition;
     cs->last_offset = m->offset;
+    e->next_due = vane_engine_next_due(pl->eng, cs);
     if (!e->unwritten_from) {
         e->unwritten_from = m->offset + 1;
         e->unwritten_part = m->partition;
@@ -349,7 +376,7 @@ static void on_state_loaded(void *arg, int status, const char *bytes, size_t len
 static void issue_load(vane_pipeline_t *pl, vane_cache_entry_t *e)
 {
     e->load_failed = 0;
-    if (vane_state_store_get(pl->rstore, e->cs.customer_id, on_state_loaded, e) != VANE_OK) {
+    if (vane_state_store_get(pl->rstore, e->id, on_state_loaded, e) != VANE_OK) {
         e->load_failed = 1; /* retried when Redis is back */
         return;
     }
@@ -389,16 +416,16 @@ static void on_state_loaded(void *arg, int status, const char *bytes, size_t len
         return;
     }
     if (bytes) {
-        char id[VANE_ID_MAX + 1];
-        memcpy(id, e->cs.customer_id, sizeof id);
-        int rc = vane_state_decode(&e->cs, bytes, len);
+        vane_state_t *cs = state_of(pl, e);
+        int rc = vane_state_decode(cs, bytes, len);
         if (rc != VANE_OK) {
             pl->stats.state_decode_errors++;
             VANE_LOG(VANE_LOG_ERROR, "redis",
                      "stored state of a customer is unreadable (%s); starting it afresh",
                      vane_strerror(rc));
-            vane_state_init(&e->cs, vane_str_c(id));
+            vane_state_init(cs, vane_str_c(e->id));
         }
+        e->next_due = vane_engine_next_due(pl->eng, cs);
     }
     e->status = VANE_CACHE_READY;
     e->indexed_due = 0;
@@ -438,18 +465,6 @@ static bool borrows_only_from(const vane_event_t *ev, const void *base_, size_t 
         if (!str_within(all[i], base, len))
             return false;
     return true;
-}
-
-/* Out of memory with a message taken but neither applied nor queued: the offsets tracker
- * would count it as done and a later commit would skip it. Crash-only from here (nothing more
- * is written or committed): a restart resumes from the committed offsets, as after kill -9. */
-static void die_out_of_memory(const char *what)
-{
-    VANE_LOG(VANE_LOG_ERROR, "engine",
-             "out of memory %s: exiting at once without committing; a restart resumes from the "
-             "committed offsets",
-             what);
-    _exit(1);
 }
 
 static void process_message(vane_pipeline_t *pl, rd_kafka_message_t *m)
@@ -656,7 +671,7 @@ static size_t timers_key(const vane_pipeline_t *pl, int32_t p, char *buf, size_t
  * reconciles it. Here the update is only collected; index_send() batches them. */
 static void index_timer(vane_pipeline_t *pl, vane_cache_entry_t *e)
 {
-    int64_t due = vane_engine_next_due(pl->eng, &e->cs);
+    int64_t due = e->next_due;
     if (due == INT64_MAX) {
         if (e->indexed_due != -1)
             return; /* nothing armed, nothing indexed by us */
@@ -724,8 +739,8 @@ static void index_send(vane_pipeline_t *pl)
                     lens[k] = (size_t)snprintf(sc, 24, "%lld", (long long)pl->iops[i + x].due);
                     argv[k++] = sc;
                 }
-                argv[k] = e->cs.customer_id;
-                lens[k++] = strlen(e->cs.customer_id);
+                argv[k] = e->id;
+                lens[k++] = strlen(e->id);
                 ib->e[x] = e;
             }
             ib->n = n;
@@ -901,8 +916,8 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
         e->alert_epoch = 0;
         e->state_changed = 0;
         vane_buf_reset(&pl->statebuf);
-        if (vane_state_encode(&e->cs, &pl->statebuf) != VANE_OK ||
-            vane_state_store_set(pl->store, e->cs.customer_id, pl->statebuf.data, pl->statebuf.len,
+        if (vane_state_encode(vane_cache_peek(pl->cache, e, &pl->peek), &pl->statebuf) != VANE_OK ||
+            vane_state_store_set(pl->store, e->id, pl->statebuf.data, pl->statebuf.len,
                                  on_state_written, e) != VANE_OK) {
             pl->flush_failed = true;
             e->state_changed = 1;

@@ -29,7 +29,7 @@ static void test_cache_add_get_remove(void **state)
     assert_ptr_equal(vane_cache_get(c, "C2", 2), b);
     assert_null(vane_cache_get(c, "C3", 2));
     assert_null(vane_cache_get(c, "C", 1)); /* prefix of a key is not the key */
-    assert_string_equal(a->cs.customer_id, "C1");
+    assert_string_equal(a->id, "C1");
     assert_int_equal(a->status, VANE_CACHE_LOADING);
     assert_int_equal(vane_cache_count(c), 2);
     a->status = VANE_CACHE_READY;
@@ -53,7 +53,7 @@ static void test_cache_many_keys_rehash(void **state)
         snprintf(id, sizeof id, "cust-%d", i);
         vane_cache_entry_t *e = vane_cache_get(c, id, strlen(id));
         assert_non_null(e);
-        assert_string_equal(e->cs.customer_id, id);
+        assert_string_equal(e->id, id);
         assert_int_equal(e->partition, i % 16);
     }
     /* Prefixes and extensions of stored ids are different customers. */
@@ -249,10 +249,150 @@ static void test_offsets_ring_growth_and_revoke(void **state)
     vane_offsets_free(t);
 }
 
+/* Write a recognisable state for customer i (fields spread over the struct, so packing must
+ * keep words far apart). */
+static void fill_state(vane_state_t *cs, int i)
+{
+    cs->last_partition = i % 64;
+    cs->last_offset = (int64_t)i * 7;
+    cs->f.events_applied = (uint64_t)i + 1;
+    cs->f.holdings[1] = (int64_t)i * 100;
+    cs->f.win.n = 1;
+    cs->f.win.e[0].time_ms = 1700000000000 + i;
+    snprintf(cs->f.win.e[0].event_id, sizeof cs->f.win.e[0].event_id, "ev-%d", i);
+    cs->f.dedup[VANE_DEDUP_RING - 1] = (uint64_t)i * 0x9E3779B97F4A7C15u;
+}
+
+static void check_state(const vane_state_t *cs, const char *id, int i)
+{
+    assert_string_equal(cs->customer_id, id);
+    assert_int_equal(cs->last_partition, i % 64);
+    assert_int_equal(cs->last_offset, (int64_t)i * 7);
+    assert_int_equal(cs->f.events_applied, (uint64_t)i + 1);
+    assert_int_equal(cs->f.holdings[1], (int64_t)i * 100);
+    assert_int_equal(cs->f.win.n, 1);
+    assert_int_equal(cs->f.win.e[0].time_ms, 1700000000000 + i);
+    char ev[32];
+    snprintf(ev, sizeof ev, "ev-%d", i);
+    assert_string_equal(cs->f.win.e[0].event_id, ev);
+    assert_int_equal(cs->f.dedup[VANE_DEDUP_RING - 1], (uint64_t)i * 0x9E3779B97F4A7C15u);
+}
+
+/* States leave the hot set packed and come back intact; a new entry starts from the empty
+ * state of its id; peek reads a packed state without unpacking it into the hot set. */
+static void test_cache_states_survive_packing(void **state)
+{
+    (void)state;
+    enum { N = 40000 }; /* more than VANE_CACHE_HOT_MAX: most states are packed at any time */
+    vane_cache_t *c = vane_cache_new(N);
+    assert_non_null(c);
+    static vane_cache_entry_t *es[N];
+    char id[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "cust-%d", i);
+        es[i] = add(c, id, 0);
+        vane_state_t *cs = vane_cache_state(c, es[i]);
+        assert_non_null(cs);
+        /* The empty state of this customer, as vane_state_init makes it. */
+        vane_state_t fresh;
+        vane_state_init(&fresh, vane_str_c(id));
+        assert_memory_equal(cs, &fresh, sizeof fresh);
+        fill_state(cs, i);
+    }
+    vane_cache_mem_t m0;
+    vane_cache_mem(c, &m0);
+    assert_true(m0.packs > N / 2);
+    assert_true(m0.packed_bytes > 0 && m0.packed_bytes < (size_t)N * 200);
+    /* Read back through peek (no change to the hot set) and through state, in another order. */
+    static vane_state_t scratch;
+    for (int i = N - 1; i >= 0; i--) {
+        snprintf(id, sizeof id, "cust-%d", i);
+        check_state(vane_cache_peek(c, es[i], &scratch), id, i);
+    }
+    vane_cache_mem_t m1;
+    vane_cache_mem(c, &m1);
+    assert_int_equal(m1.packs, m0.packs);
+    assert_int_equal(m1.unpacks, m0.unpacks);
+    for (int i = 0; i < N; i += 3) {
+        snprintf(id, sizeof id, "cust-%d", i);
+        vane_state_t *cs = vane_cache_state(c, es[i]);
+        check_state(cs, id, i);
+        cs->f.events_applied += 1000; /* a change made in the hot set must be packed too */
+    }
+    for (int i = 0; i < N; i += 3) {
+        vane_state_t *cs = vane_cache_state(c, es[(i * 7919) % N]);
+        assert_non_null(cs);
+    }
+    for (int i = 0; i < N; i += 3) {
+        vane_state_t *cs = vane_cache_state(c, es[i]);
+        assert_int_equal(cs->f.events_applied, (uint64_t)i + 1 + 1000);
+    }
+    /* Removing an entry (hot or packed) and adding its id again starts afresh. */
+    vane_cache_entry_t *hot = es[0], *cold = es[N / 2];
+    assert_non_null(vane_cache_state(c, hot));
+    assert_true(hot->hot);
+    for (int i = N / 2; cold->hot; i++)
+        cold = es[i];
+    char cold_id[32];
+    snprintf(cold_id, sizeof cold_id, "%s", cold->id);
+    hot->status = cold->status = VANE_CACHE_READY;
+    vane_cache_remove(c, hot);
+    vane_cache_remove(c, cold);
+    vane_cache_entry_t *again = add(c, "cust-0", 0);
+    assert_int_equal(vane_cache_state(c, again)->f.events_applied, 0);
+    again = add(c, cold_id, 0);
+    assert_int_equal(vane_cache_peek(c, again, &scratch)->f.events_applied, 0);
+    assert_int_equal(vane_cache_state(c, again)->last_partition, -1);
+    vane_cache_free(c, NULL);
+}
+
+/* A few customers with many events each: the hot set grows until they stay unpacked. */
+static void test_cache_hot_set_grows_for_few_customers(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    vane_cache_t *c = vane_cache_new(N);
+    static vane_cache_entry_t *es[N];
+    char id[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "few-%d", i);
+        es[i] = add(c, id, 0);
+        fill_state(vane_cache_state(c, es[i]), i);
+    }
+    for (int round = 0; round < 20; round++)
+        for (int i = 0; i < N; i++)
+            assert_non_null(vane_cache_state(c, es[i]));
+    vane_cache_mem_t a, b;
+    vane_cache_mem(c, &a);
+    assert_true(a.hot > N);
+    assert_true(a.hot <= VANE_CACHE_HOT_MAX);
+    for (int i = 0; i < N; i++)
+        assert_non_null(vane_cache_state(c, es[i]));
+    vane_cache_mem(c, &b);
+    /* Direct-mapped, so colliding customers still take turns; most stay hot. */
+    assert_true(b.unpacks - a.unpacks < N / 2);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "few-%d", i);
+        check_state(vane_cache_state(c, es[i]), id, i);
+    }
+    /* A spread of many customers, each seen once, keeps the set at its initial size. */
+    vane_cache_t *u = vane_cache_new(100000);
+    for (int i = 0; i < 100000; i++) {
+        snprintf(id, sizeof id, "u-%d", i);
+        assert_non_null(vane_cache_state(u, add(u, id, 0)));
+    }
+    vane_cache_mem(u, &a);
+    assert_int_equal(a.hot, VANE_CACHE_HOT);
+    vane_cache_free(u, NULL);
+    vane_cache_free(c, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_add_get_remove),
+        cmocka_unit_test(test_cache_states_survive_packing),
+        cmocka_unit_test(test_cache_hot_set_grows_for_few_customers),
         cmocka_unit_test(test_cache_slab_give_and_spare),
         cmocka_unit_test(test_cache_pending_with_event),
         cmocka_unit_test(test_cache_evict_gives_up_on_long_unevictable_run),

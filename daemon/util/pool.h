@@ -1,0 +1,46 @@
+/* pool.h - vane_pool_t: variable-size blocks for many small, long-lived values.
+ *
+ * Packed customer states (zpack.h) are a few hundred bytes each and change size as customers
+ * act; a general-purpose malloc per packing would be an allocation per event. A pool hands out
+ * blocks in whole units of VANE_POOL_UNIT bytes (up to VANE_POOL_MAX_UNITS units), keeps a free
+ * list per block size, and carves new blocks from chunks that double from 2 MiB to 64 MiB
+ * (huge-page backed, bigmem.h). A warm pool recycles blocks without allocating; chunk memory
+ * goes back to the OS only when the pool is freed.
+ *
+ * Blocks are 16-byte aligned. The caller remembers each block's size in units and passes it
+ * back to vane_pool_put. Owned by the caller: vane_pool_init / vane_pool_destroy, not
+ * thread-safe. Pure memory code.
+ */
+#ifndef VANE_POOL_H
+#define VANE_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VANE_POOL_UNIT      32u
+#define VANE_POOL_MAX_UNITS 128u /* largest block: 4 KiB */
+
+typedef struct vane_pool_chunk vane_pool_chunk_t;
+
+typedef struct vane_pool {
+    uint8_t *free_blk[VANE_POOL_MAX_UNITS + 1]; /* by size in units; linked through first bytes */
+    vane_pool_chunk_t *chunks;                  /* owned; newest first */
+    size_t chunk_bytes;                         /* bytes of chunks mapped */
+} vane_pool_t;
+
+/* An empty pool (no memory until the first block). */
+void vane_pool_init(vane_pool_t *pool);
+/* Return every chunk to the OS; every block handed out becomes invalid. */
+void vane_pool_destroy(vane_pool_t *pool);
+
+/* Units needed for len bytes (0 for 0). */
+static inline unsigned vane_pool_units(size_t len)
+{
+    return (unsigned)((len + VANE_POOL_UNIT - 1) / VANE_POOL_UNIT);
+}
+/* A block of exactly `units` units (1..VANE_POOL_MAX_UNITS), or NULL when out of memory. */
+uint8_t *vane_pool_get(vane_pool_t *pool, unsigned units);
+/* Give back a block of `units` units from vane_pool_get. */
+void vane_pool_put(vane_pool_t *pool, uint8_t *blk, unsigned units);
+
+#endif
