@@ -1164,10 +1164,14 @@ def soak(b, v, cl, par, base, already):
                            "--customers", "20000", "--seed", "23", "--rate", str(rate),
                            "--base-ms", str(base)], b.logdir)
     samples = []
+    cache = []  # [t, vane_cache_packed_bytes, vane_cache_memory_bytes]: states growing vs a leak
     t0 = time.monotonic()
     try:
         while p.alive() and time.monotonic() - t0 < secs + 120:
-            samples.append([round(time.monotonic() - t0, 1), v.proc.rss_kb()])
+            t = round(time.monotonic() - t0, 1)
+            samples.append([t, v.proc.rss_kb()])
+            m = v.metrics()
+            cache.append([t, msum(m, "vane_cache_packed_bytes"), msum(m, "vane_cache_memory_bytes")])
             time.sleep(5)
         x = wait_caught_up(v, already + n, timeout=120)
     finally:
@@ -1181,9 +1185,15 @@ def soak(b, v, cl, par, base, already):
         slope = sum((t - mt) * (r - mr) for t, r in pts) / den * 60 if den else None
     first = pts[0][1] if pts else None
     last = pts[-1][1] if pts else None
+    cpts = [c for c in cache if c[0] >= secs * 0.2]
     return {"status": "ok", "rate": rate, "seconds": secs, "samples": samples,
             "rss_kb_first": first, "rss_kb_last": last, "slope_kb_per_min": slope,
             "growth_pct": (last - first) * 100.0 / first if first and last else None,
+            "cache_samples": cache,
+            "packed_kb_first": cpts[0][1] / 1024 if cpts else None,
+            "packed_kb_last": cpts[-1][1] / 1024 if cpts else None,
+            "cache_kb_first": cpts[0][2] / 1024 if cpts else None,
+            "cache_kb_last": cpts[-1][2] / 1024 if cpts else None,
             "final": x}
 
 

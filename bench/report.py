@@ -422,6 +422,11 @@ class Report:
                            so.get("rate"), so.get("seconds"), fmt(so.get("rss_kb_first")),
                            fmt(so.get("rss_kb_last")), fmt(so.get("growth_pct")),
                            fmt(so.get("slope_kb_per_min"))))
+                if so.get("cache_kb_first") is not None:
+                    self.w("- soak, same window: packed states %s -> %s KB, cache memory %s -> %s "
+                           "KB (vane_cache_packed_bytes, vane_cache_memory_bytes)" % (
+                               fmt(so.get("packed_kb_first")), fmt(so.get("packed_kb_last")),
+                               fmt(so.get("cache_kb_first")), fmt(so.get("cache_kb_last"))))
             else:
                 self.w("- soak: %s" % so.get("reason", "not run"))
         else:

@@ -9,9 +9,10 @@
  * times and leave most of it zero. So states live in two places:
  *   - a hot set of full states (direct-mapped: slot s lives in line s % size), the ones the
  *     engine reads and updates; it grows while states come back soon after leaving it;
- *   - every other state packed (zpack.h: zero runs dropped, typically 150-400 bytes) in a pool
- *     of 32-byte-granular blocks with per-size free lists, carved from huge-page-backed chunks
- *     of 2 MiB doubling to 64 MiB.
+ *   - every other state packed (zpack.h: zero runs dropped, typically 150-400 bytes) in a
+ *     block pool (pool.h: 32-byte-granular blocks with per-size free lists, carved from
+ *     huge-page-backed chunks of 2 MiB doubling to 64 MiB).
+ * (The daemon's cache, core/cache.h, keeps its states the same way.)
  * Asking for a state that is not hot packs the line's occupant into its block and unpacks the
  * wanted one into the line. A replay of 1 M customers holds ~0.3 GB instead of ~1.9 GB, and
  * the kernel's zeroing of first-touched memory (the bulk of the cost at that scale) shrinks

@@ -318,8 +318,13 @@ static int spill(vane_cache_t *c, size_t line)
 {
     vane_cache_entry_t *e = c->hot_e[line];
     size_t len = vane_zpack((const uint64_t *)(const void *)&c->hot[line], STATE_WORDS, c->scratch);
-    unsigned units = vane_pool_units(len);
-    if (!e->packed || units != e->packed_units) {
+    /* A block is kept while the packing fits and uses at least half of it; a state that
+     * outgrows its block gets a quarter more than it needs, so one that keeps growing (a
+     * customer's window filling up) moves less often and leaves fewer blocks behind. */
+    unsigned need = vane_pool_units(len), units = need;
+    if (e->packed && need > e->packed_units && need + need / 4 <= VANE_POOL_MAX_UNITS)
+        units = need + need / 4;
+    if (!e->packed || need > e->packed_units || need * 2 < e->packed_units) {
         uint8_t *b = vane_pool_get(&c->pool, units);
         if (!b)
             return VANE_ENOMEM;
@@ -426,6 +431,8 @@ void vane_cache_mem(const vane_cache_t *c, vane_cache_mem_t *out)
     out->packed_bytes = c->packed_bytes;
     out->pool_bytes = c->pool.chunk_bytes;
     out->hot = c->hot_mask + 1;
+    out->hot_bytes = out->hot * (sizeof *c->hot + sizeof *c->hot_e);
+    out->table_bytes = (c->mask + 1) * sizeof *c->table;
     out->packs = c->packs;
     out->unpacks = c->unpacks;
 }

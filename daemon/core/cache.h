@@ -153,6 +153,8 @@ typedef struct vane_cache_mem {
     size_t packed_bytes;  /* bytes of packed states (sum of their lengths) */
     size_t pool_bytes;    /* block pool chunks mapped */
     size_t hot;           /* hot set size (states) */
+    size_t hot_bytes;     /* the hot set's memory */
+    size_t table_bytes;   /* the hash table's memory */
     uint64_t packs, unpacks;
 } vane_cache_mem_t;
 void vane_cache_mem(const vane_cache_t *c, vane_cache_mem_t *out);

@@ -111,7 +111,10 @@ const vane_config_opt_t vane_config_opts[] = {
     {"redis.cache_max_customers", VANE_CONF_INT, OFF(redis.cache_max_customers), "500000", 0,
      100000000, NULL, 0, NULL,
      "Customer states kept in memory (least recently used beyond that are evicted after they "
-     "are written). 0 disables the cache: every event reads its state from Redis."},
+     "are written). 0 disables the cache: every event reads its state from Redis. A cached "
+     "customer costs about 200 bytes plus its packed state (typically 100-400 bytes, up to "
+     "~2 KB for a very active one); dirty states and states being loaded are kept beyond the "
+     "limit until written."},
     {"redis.state_ttl", VANE_CONF_DURATION, OFF(redis.state_ttl_ms), "400d", 0, 3650 * DAY, NULL, 0,
      NULL,
      "Expiry of a customer's state in Redis, refreshed on every write. 0 keeps states "

@@ -482,6 +482,21 @@ int vane_metrics_std_init(vane_metrics_t *reg, vane_metrics_std_t *std, const ch
            VANE_METRIC_COUNTER, "Customer states evicted from the in-memory cache.", NULL, 0);
     SIMPLE(std->dirty_states, vane_metrics_gauge, "vane_dirty_states", VANE_METRIC_GAUGE,
            "Customer states changed in memory and not yet written to Redis.", NULL, 0);
+    SIMPLE(std->cache_customers, vane_metrics_gauge, "vane_cache_customers", VANE_METRIC_GAUGE,
+           "Customer states held in memory (redis.cache_max_customers is the limit; dirty and "
+           "loading states can exceed it until written).",
+           NULL, 0);
+    SIMPLE(std->cache_packed_bytes, vane_metrics_gauge, "vane_cache_packed_bytes",
+           VANE_METRIC_GAUGE,
+           "Bytes of the cached states held packed (zero runs dropped), i.e. all but those in the "
+           "hot set of unpacked states; grows with the customers cached and with how much of its "
+           "state each one uses.",
+           NULL, 0);
+    SIMPLE(std->cache_memory_bytes, vane_metrics_gauge, "vane_cache_memory_bytes",
+           VANE_METRIC_GAUGE,
+           "Memory the state cache holds: entries, packed-state blocks (used and free), the hot "
+           "set of unpacked states and the hash table. Kept for reuse, not returned to the OS.",
+           NULL, 0);
     SIMPLE(std->redis_errors, vane_metrics_counter, "vane_redis_errors_total", VANE_METRIC_COUNTER,
            "Redis commands that failed: refused with an error reply (-WRONGTYPE, -OOM, ...; each "
            "logged) or lost with a dropped connection. Retried; a rising count with "

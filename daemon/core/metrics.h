@@ -115,6 +115,9 @@ typedef struct vane_metrics_std {
     uint64_t *cache_misses;            /* state read from Redis */
     uint64_t *cache_evictions;         /* states dropped from memory */
     double *dirty_states;              /* gauge: states changed, not yet written */
+    double *cache_customers;           /* gauge: customer states held in memory */
+    double *cache_packed_bytes;        /* gauge: bytes of those states, packed */
+    double *cache_memory_bytes;        /* gauge: memory the cache holds (all of it) */
     double *redis_connected;           /* gauge: 1 when the Redis link is up */
     uint64_t *redis_errors;            /* commands Redis refused or that failed with the link */
     /* process */

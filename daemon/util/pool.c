@@ -29,12 +29,45 @@ void vane_pool_destroy(vane_pool_t *pool)
     vane_pool_init(pool);
 }
 
+static void push_free(vane_pool_t *pool, uint8_t *blk, unsigned units)
+{
+    memcpy(blk, &pool->free_blk[units], sizeof blk);
+    pool->free_blk[units] = blk;
+    pool->nonempty[units / 64] |= (uint64_t)1 << (units % 64);
+    pool->free_bytes += (size_t)units * VANE_POOL_UNIT;
+}
+
+static uint8_t *pop_free(vane_pool_t *pool, unsigned units)
+{
+    uint8_t *b = pool->free_blk[units];
+    memcpy(&pool->free_blk[units], b, sizeof b);
+    if (!pool->free_blk[units])
+        pool->nonempty[units / 64] &= ~((uint64_t)1 << (units % 64));
+    pool->free_bytes -= (size_t)units * VANE_POOL_UNIT;
+    return b;
+}
+
+/* The smallest size >= units with a free block, or 0 when none. */
+static unsigned smallest_free(const vane_pool_t *pool, unsigned units)
+{
+    for (unsigned w = units / 64; w < sizeof pool->nonempty / sizeof pool->nonempty[0]; w++) {
+        uint64_t bits = pool->nonempty[w];
+        if (w == units / 64)
+            bits &= ~(uint64_t)0 << (units % 64);
+        if (bits)
+            return w * 64 + (unsigned)__builtin_ctzll(bits);
+    }
+    return 0;
+}
+
 uint8_t *vane_pool_get(vane_pool_t *pool, unsigned units)
 {
     VANE_ASSERT(units >= 1 && units <= VANE_POOL_MAX_UNITS);
-    uint8_t *b = pool->free_blk[units];
-    if (b) {
-        memcpy(&pool->free_blk[units], b, sizeof b);
+    unsigned have = smallest_free(pool, units);
+    if (have) {
+        uint8_t *b = pop_free(pool, have);
+        if (have > units)
+            push_free(pool, b + (size_t)units * VANE_POOL_UNIT, have - units);
         return b;
     }
     size_t need = (size_t)units * VANE_POOL_UNIT;
@@ -46,13 +79,25 @@ uint8_t *vane_pool_get(vane_pool_t *pool, unsigned units)
         vane_pool_chunk_t *nc = vane_bigmem_alloc(size);
         if (!nc)
             return NULL;
+        if (c) { /* the old chunk's tail would be lost: keep it as free blocks */
+            size_t left = c->size - sizeof *c - c->used;
+            for (uint8_t *t = c->data + c->used; left >= VANE_POOL_UNIT;) {
+                unsigned u = (unsigned)(left / VANE_POOL_UNIT);
+                if (u > VANE_POOL_MAX_UNITS)
+                    u = VANE_POOL_MAX_UNITS;
+                push_free(pool, t, u);
+                t += (size_t)u * VANE_POOL_UNIT;
+                left -= (size_t)u * VANE_POOL_UNIT;
+            }
+            c->used = c->size - sizeof *c;
+        }
         nc->next = c;
         nc->size = size;
         nc->used = 0;
         pool->chunks = c = nc;
         pool->chunk_bytes += size;
     }
-    b = c->data + c->used;
+    uint8_t *b = c->data + c->used;
     c->used += need;
     return b;
 }
@@ -60,6 +105,5 @@ uint8_t *vane_pool_get(vane_pool_t *pool, unsigned units)
 void vane_pool_put(vane_pool_t *pool, uint8_t *blk, unsigned units)
 {
     VANE_ASSERT(units >= 1 && units <= VANE_POOL_MAX_UNITS);
-    memcpy(blk, &pool->free_blk[units], sizeof blk);
-    pool->free_blk[units] = blk;
+    push_free(pool, blk, units);
 }

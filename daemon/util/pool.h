@@ -4,8 +4,11 @@
  * act; a general-purpose malloc per packing would be an allocation per event. A pool hands out
  * blocks in whole units of VANE_POOL_UNIT bytes (up to VANE_POOL_MAX_UNITS units), keeps a free
  * list per block size, and carves new blocks from chunks that double from 2 MiB to 64 MiB
- * (huge-page backed, bigmem.h). A warm pool recycles blocks without allocating; chunk memory
- * goes back to the OS only when the pool is freed.
+ * (huge-page backed, bigmem.h). A request no free list of its size can serve takes the smallest
+ * larger free block and returns the rest to the free list of its size, so blocks freed by
+ * values that shrank serve smaller ones instead of lying idle (there is no coalescing: blocks
+ * freed by values that grew serve only values of their size or smaller). A warm pool recycles
+ * blocks without allocating; chunk memory goes back to the OS only when the pool is freed.
  *
  * Blocks are 16-byte aligned. The caller remembers each block's size in units and passes it
  * back to vane_pool_put. Owned by the caller: vane_pool_init / vane_pool_destroy, not
@@ -24,8 +27,10 @@ typedef struct vane_pool_chunk vane_pool_chunk_t;
 
 typedef struct vane_pool {
     uint8_t *free_blk[VANE_POOL_MAX_UNITS + 1]; /* by size in units; linked through first bytes */
-    vane_pool_chunk_t *chunks;                  /* owned; newest first */
-    size_t chunk_bytes;                         /* bytes of chunks mapped */
+    uint64_t nonempty[(VANE_POOL_MAX_UNITS + 64) / 64]; /* bit u: free_blk[u] is not empty */
+    size_t free_bytes;                                  /* bytes on the free lists */
+    vane_pool_chunk_t *chunks;                          /* owned; newest first */
+    size_t chunk_bytes;                                 /* bytes of chunks mapped */
 } vane_pool_t;
 
 /* An empty pool (no memory until the first block). */

@@ -55,6 +55,15 @@ vt_wait_until 60 "vane_events_consumed_total to reach $N" consumed_n
 decoded=$(metric vane_events_decoded_total)
 [[ "$decoded" == "$N" ]] || vt_fail "vane_events_decoded_total=$decoded, want $N"
 vt_log "metrics follow the stream: consumed=$N decoded=$decoded"
+# The cache gauges: 50 customers; their states are mostly in the hot set (unpacked), the rest
+# packed, all inside the cache's memory.
+cached_all() { [[ "$(metric vane_cache_customers)" == 50 ]]; }
+vt_wait_until 30 "vane_cache_customers to reach 50" cached_all
+packed=$(metric vane_cache_packed_bytes)
+cmem=$(metric vane_cache_memory_bytes)
+awk -v p="$packed" -v m="$cmem" 'BEGIN { exit !(p >= 0 && p < 50 * 2000 && m > p + 256 * 1904) }' ||
+    vt_fail "cache gauges: packed_bytes=$packed memory_bytes=$cmem for 50 customers"
+vt_log "cache gauges: 50 customers, $packed packed bytes, $cmem bytes of cache memory"
 
 # --- reload ----------------------------------------------------------------------------------
 reload() { curl -s -o "$VT_DIR/reload.out" -w '%{http_code}' -X POST "$BASE/-/reload"; }

@@ -1,0 +1,107 @@
+/* Unit tests for daemon/util/pool.c: block sizes, reuse, splitting, chunk tails. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "util/pool.h"
+
+/* Blocks are distinct, 16-byte aligned, hold their bytes, and a freed block of a size serves
+ * the next request of that size. */
+static void test_pool_get_put_reuse(void **state)
+{
+    (void)state;
+    vane_pool_t p;
+    vane_pool_init(&p);
+    uint8_t *a = vane_pool_get(&p, 3), *b = vane_pool_get(&p, 3), *c = vane_pool_get(&p, 1);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    assert_int_equal((uintptr_t)a % 16, 0);
+    assert_true(b >= a + 3 * VANE_POOL_UNIT || a >= b + 3 * VANE_POOL_UNIT);
+    memset(a, 0xaa, 3 * VANE_POOL_UNIT);
+    memset(b, 0xbb, 3 * VANE_POOL_UNIT);
+    memset(c, 0xcc, VANE_POOL_UNIT);
+    for (size_t i = 0; i < 3 * VANE_POOL_UNIT; i++)
+        assert_int_equal(a[i], 0xaa);
+    assert_int_equal(p.chunk_bytes, (size_t)2 << 20);
+    vane_pool_put(&p, a, 3);
+    assert_int_equal(p.free_bytes, 3 * VANE_POOL_UNIT);
+    assert_ptr_equal(vane_pool_get(&p, 3), a);
+    assert_int_equal(p.free_bytes, 0);
+    assert_int_equal(vane_pool_units(0), 0);
+    assert_int_equal(vane_pool_units(1), 1);
+    assert_int_equal(vane_pool_units(VANE_POOL_UNIT), 1);
+    assert_int_equal(vane_pool_units(VANE_POOL_UNIT + 1), 2);
+    vane_pool_destroy(&p);
+    assert_int_equal(p.chunk_bytes, 0);
+}
+
+/* With no free block of the size asked for, the smallest larger free block is split and its
+ * rest goes back on the free list of the rest's size. */
+static void test_pool_splits_larger_free_blocks(void **state)
+{
+    (void)state;
+    vane_pool_t p;
+    vane_pool_init(&p);
+    uint8_t *big = vane_pool_get(&p, 60), *huge = vane_pool_get(&p, 100);
+    vane_pool_put(&p, huge, 100);
+    vane_pool_put(&p, big, 60);
+    size_t chunk = p.chunk_bytes;
+    uint8_t *x = vane_pool_get(&p, 10); /* from the 60-unit block, not the 100-unit one */
+    assert_ptr_equal(x, big);
+    assert_non_null(p.free_blk[50]);
+    assert_ptr_equal(p.free_blk[50], big + 10 * VANE_POOL_UNIT);
+    uint8_t *y = vane_pool_get(&p, 50);
+    assert_ptr_equal(y, big + 10 * VANE_POOL_UNIT);
+    uint8_t *z = vane_pool_get(&p, 64); /* only the 100-unit block is left: 64 + 36 */
+    assert_ptr_equal(z, huge);
+    assert_ptr_equal(p.free_blk[36], huge + 64 * VANE_POOL_UNIT);
+    assert_int_equal(p.free_bytes, 36 * VANE_POOL_UNIT);
+    assert_int_equal(p.chunk_bytes, chunk); /* all of it from freed blocks */
+    /* Sizes in the second bitmap word (>= 64 units) are found from a small request too. */
+    vane_pool_put(&p, z, 64);
+    uint8_t *w = vane_pool_get(&p, 40);
+    assert_ptr_equal(w, huge); /* the 36 is too small; the 64 is split */
+    assert_ptr_equal(p.free_blk[24], huge + 40 * VANE_POOL_UNIT);
+    vane_pool_destroy(&p);
+}
+
+/* When a chunk cannot hold a request, its unused tail becomes free blocks, and chunks double. */
+static void test_pool_chunk_tail_is_kept(void **state)
+{
+    (void)state;
+    vane_pool_t p;
+    vane_pool_init(&p);
+    assert_non_null(vane_pool_get(&p, VANE_POOL_MAX_UNITS));
+    size_t n = 1;
+    while (p.chunk_bytes == ((size_t)2 << 20)) {
+        assert_non_null(vane_pool_get(&p, VANE_POOL_MAX_UNITS));
+        n++;
+    }
+    assert_int_equal(p.chunk_bytes, ((size_t)2 << 20) + ((size_t)4 << 20));
+    /* The first chunk's tail (less than one largest block) is on the free lists now. */
+    assert_true(p.free_bytes > 0 && p.free_bytes < VANE_POOL_MAX_UNITS * VANE_POOL_UNIT);
+    size_t tail = p.free_bytes;
+    size_t got = 0;
+    while (p.free_bytes) {
+        assert_non_null(vane_pool_get(&p, 1));
+        got += VANE_POOL_UNIT;
+    }
+    assert_int_equal(got, tail);
+    assert_true(n > 400);
+    vane_pool_destroy(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool_get_put_reuse),
+        cmocka_unit_test(test_pool_splits_larger_free_blocks),
+        cmocka_unit_test(test_pool_chunk_tail_is_kept),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
