@@ -64,7 +64,8 @@ struct vane_cache {
     uint32_t window_left, near; /* adapt(): calls left in this window, near misses in it */
     vane_pool_t pool;           /* packed states */
     size_t packed_bytes;
-    uint64_t packs, unpacks;
+    size_t packed_blocks; /* bytes of the blocks holding packed states */
+    uint64_t packs, unpacks, compactions;
     uint8_t scratch[PACK_MAX];
 };
 
@@ -304,6 +305,7 @@ void vane_cache_remove(vane_cache_t *c, vane_cache_entry_t *e)
     if (e->packed) {
         vane_pool_put(&c->pool, e->packed, e->packed_units);
         c->packed_bytes -= e->packed_len;
+        c->packed_blocks -= (size_t)e->packed_units * VANE_POOL_UNIT;
     }
     e->dirty_next = c->free_entries;
     c->free_entries = e;
@@ -328,10 +330,13 @@ static int spill(vane_cache_t *c, size_t line)
         uint8_t *b = vane_pool_get(&c->pool, units);
         if (!b)
             return VANE_ENOMEM;
-        if (e->packed)
+        if (e->packed) {
             vane_pool_put(&c->pool, e->packed, e->packed_units);
+            c->packed_blocks -= (size_t)e->packed_units * VANE_POOL_UNIT;
+        }
         e->packed = b;
         e->packed_units = (uint16_t)units;
+        c->packed_blocks += (size_t)units * VANE_POOL_UNIT;
     }
     memcpy(e->packed, c->scratch, len);
     c->packed_bytes += len;
@@ -425,11 +430,37 @@ const vane_state_t *vane_cache_peek(const vane_cache_t *c, const vane_cache_entr
     return scratch;
 }
 
+bool vane_cache_compact(vane_cache_t *c, bool force)
+{
+    if (!force &&
+        (c->pool.free_bytes <= VANE_CACHE_COMPACT_MIN || c->pool.free_bytes <= c->packed_blocks))
+        return false;
+    vane_pool_t np;
+    vane_pool_init(&np);
+    if (c->packed_blocks && vane_pool_reserve(&np, c->packed_blocks) != VANE_OK)
+        return false;
+    for (size_t i = 0; i <= c->mask; i++) {
+        vane_cache_entry_t *e = c->table[i].e;
+        if (!e || e == TOMB || !e->packed)
+            continue;
+        uint8_t *b = vane_pool_get(&np, e->packed_units);
+        VANE_ASSERT(b != NULL); /* reserved above */
+        memcpy(b, e->packed, e->packed_len);
+        e->packed = b;
+    }
+    vane_pool_destroy(&c->pool);
+    c->pool = np;
+    c->compactions++;
+    return true;
+}
+
 void vane_cache_mem(const vane_cache_t *c, vane_cache_mem_t *out)
 {
     out->entries_bytes = c->nslabs * SLAB_BYTES;
     out->packed_bytes = c->packed_bytes;
     out->pool_bytes = c->pool.chunk_bytes;
+    out->pool_free = c->pool.free_bytes;
+    out->compactions = c->compactions;
     out->hot = c->hot_mask + 1;
     out->hot_bytes = out->hot * (sizeof *c->hot + sizeof *c->hot_e);
     out->table_bytes = (c->mask + 1) * sizeof *c->table;

@@ -110,6 +110,17 @@ vane_state_t *vane_cache_state(vane_cache_t *c, vane_cache_entry_t *e);
 const vane_state_t *vane_cache_peek(const vane_cache_t *c, const vane_cache_entry_t *e,
                                     vane_state_t *scratch);
 
+/* A packed state that changed size leaves its old block to states of that size or smaller
+ * (the pool does not coalesce), so while states grow, freed blocks can pile up. When the free
+ * blocks exceed both VANE_CACHE_COMPACT_MIN bytes and the packed bytes in use (or with force),
+ * vane_cache_compact moves every packed state into one fresh chunk, front to back, and returns
+ * the old pool's memory to the OS: O(packed bytes), a copy of typically ~100 MB at 500,000
+ * customers. Entries and state pointers from vane_cache_state stay valid (hot states are not
+ * packed; only the blocks move). Returns true when it compacted, false when not needed or when
+ * the new chunk could not be mapped (nothing changed then). */
+#define VANE_CACHE_COMPACT_MIN ((size_t)32 << 20)
+bool vane_cache_compact(vane_cache_t *c, bool force);
+
 /* Queue msg behind e's load. Returns 0 or VANE_ENOMEM. */
 int vane_cache_push_pending(vane_cache_t *c, vane_cache_entry_t *e, void *msg);
 /* Pop the oldest pending message of e; NULL when none. */
@@ -152,6 +163,8 @@ typedef struct vane_cache_mem {
     size_t entries_bytes; /* entry slabs mapped */
     size_t packed_bytes;  /* bytes of packed states (sum of their lengths) */
     size_t pool_bytes;    /* block pool chunks mapped */
+    size_t pool_free;     /* bytes of free blocks in them */
+    uint64_t compactions; /* vane_cache_compact runs that moved the states */
     size_t hot;           /* hot set size (states) */
     size_t hot_bytes;     /* the hot set's memory */
     size_t table_bytes;   /* the hash table's memory */

@@ -1269,6 +1269,15 @@ static void house_cb(uv_timer_t *t)
     vane_pipeline_t *pl = t->data;
     int64_t now = wall_ms();
     pl->stats.cache_evictions += vane_cache_evict(pl->cache, -1);
+    vane_cache_mem_t cm;
+    vane_cache_mem(pl->cache, &cm);
+    if (vane_cache_compact(pl->cache, false)) {
+        vane_cache_mem_t after;
+        vane_cache_mem(pl->cache, &after);
+        VANE_LOG(VANE_LOG_INFO, "cache",
+                 "packed states compacted: block pool %zu -> %zu MiB (%zu MiB were free blocks)",
+                 cm.pool_bytes >> 20, after.pool_bytes >> 20, cm.pool_free >> 20);
+    }
     maybe_flush(pl, false); /* offsets may have advanced without any dirty state */
     if (pl->loads_to_retry && pl->store_up) {
         pl->loads_to_retry = false;

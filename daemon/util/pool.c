@@ -60,6 +60,34 @@ static unsigned smallest_free(const vane_pool_t *pool, unsigned units)
     return 0;
 }
 
+/* Map a chunk of size bytes and carve from it from now on; the previous chunk's unused tail
+ * becomes free blocks. */
+static int add_chunk(vane_pool_t *pool, size_t size)
+{
+    vane_pool_chunk_t *nc = vane_bigmem_alloc(size);
+    if (!nc)
+        return VANE_ENOMEM;
+    vane_pool_chunk_t *c = pool->chunks;
+    if (c) {
+        size_t left = c->size - sizeof *c - c->used;
+        for (uint8_t *t = c->data + c->used; left >= VANE_POOL_UNIT;) {
+            unsigned u = (unsigned)(left / VANE_POOL_UNIT);
+            if (u > VANE_POOL_MAX_UNITS)
+                u = VANE_POOL_MAX_UNITS;
+            push_free(pool, t, u);
+            t += (size_t)u * VANE_POOL_UNIT;
+            left -= (size_t)u * VANE_POOL_UNIT;
+        }
+        c->used = c->size - sizeof *c;
+    }
+    nc->next = c;
+    nc->size = size;
+    nc->used = 0;
+    pool->chunks = nc;
+    pool->chunk_bytes += size;
+    return VANE_OK;
+}
+
 uint8_t *vane_pool_get(vane_pool_t *pool, unsigned units)
 {
     VANE_ASSERT(units >= 1 && units <= VANE_POOL_MAX_UNITS);
@@ -76,30 +104,22 @@ uint8_t *vane_pool_get(vane_pool_t *pool, unsigned units)
         size_t size = c ? c->size * 2 : CHUNK_MIN;
         if (size > CHUNK_MAX)
             size = CHUNK_MAX;
-        vane_pool_chunk_t *nc = vane_bigmem_alloc(size);
-        if (!nc)
+        if (add_chunk(pool, size) != VANE_OK)
             return NULL;
-        if (c) { /* the old chunk's tail would be lost: keep it as free blocks */
-            size_t left = c->size - sizeof *c - c->used;
-            for (uint8_t *t = c->data + c->used; left >= VANE_POOL_UNIT;) {
-                unsigned u = (unsigned)(left / VANE_POOL_UNIT);
-                if (u > VANE_POOL_MAX_UNITS)
-                    u = VANE_POOL_MAX_UNITS;
-                push_free(pool, t, u);
-                t += (size_t)u * VANE_POOL_UNIT;
-                left -= (size_t)u * VANE_POOL_UNIT;
-            }
-            c->used = c->size - sizeof *c;
-        }
-        nc->next = c;
-        nc->size = size;
-        nc->used = 0;
-        pool->chunks = c = nc;
-        pool->chunk_bytes += size;
+        c = pool->chunks;
     }
     uint8_t *b = c->data + c->used;
     c->used += need;
     return b;
+}
+
+int vane_pool_reserve(vane_pool_t *pool, size_t bytes)
+{
+    const vane_pool_chunk_t *c = pool->chunks;
+    if (c && c->size - sizeof *c - c->used >= bytes)
+        return VANE_OK;
+    size_t size = (sizeof *c + bytes + CHUNK_MIN - 1) / CHUNK_MIN * CHUNK_MIN;
+    return add_chunk(pool, size);
 }
 
 void vane_pool_put(vane_pool_t *pool, uint8_t *blk, unsigned units)

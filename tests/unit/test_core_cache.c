@@ -387,11 +387,58 @@ static void test_cache_hot_set_grows_for_few_customers(void **state)
     vane_cache_free(c, NULL);
 }
 
+/* States that grew left their old blocks free; compaction moves every packed state into a
+ * fresh chunk and keeps them intact. */
+static void test_cache_compact_keeps_states(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    vane_cache_t *c = vane_cache_new(N);
+    static vane_cache_entry_t *es[N];
+    char id[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "cmp-%d", i);
+        es[i] = add(c, id, 0);
+        fill_state(vane_cache_state(c, es[i]), i);
+    }
+    /* Grow every state (more window entries) so each moves to a larger block. */
+    for (int round = 0; round < 6; round++) {
+        for (int i = 0; i < N; i++) {
+            vane_state_t *cs = vane_cache_state(c, es[i]);
+            unsigned k = cs->f.win.n++;
+            cs->f.win.e[k].time_ms = 1700000000000 + i + k;
+            cs->f.win.e[k].amount_minor = -(int64_t)i - 1;
+            snprintf(cs->f.win.e[k].event_id, sizeof cs->f.win.e[k].event_id, "grow-%d-%u", i, k);
+        }
+    }
+    vane_cache_mem_t a, b;
+    vane_cache_mem(c, &a);
+    assert_true(a.pool_free > 0);
+    assert_false(vane_cache_compact(c, false)); /* below VANE_CACHE_COMPACT_MIN */
+    assert_true(vane_cache_compact(c, true));
+    vane_cache_mem(c, &b);
+    assert_int_equal(b.compactions, 1);
+    assert_int_equal(b.packed_bytes, a.packed_bytes);
+    assert_true(b.pool_free < a.pool_free);
+    static vane_state_t scratch;
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "cmp-%d", i);
+        const vane_state_t *cs = vane_cache_peek(c, es[i], &scratch);
+        assert_int_equal(cs->f.win.n, 7);
+        cs = vane_cache_state(c, es[i]);
+        assert_int_equal(cs->f.win.e[6].amount_minor, -(int64_t)i - 1);
+        assert_int_equal(cs->f.events_applied, (uint64_t)i + 1);
+        assert_string_equal(cs->customer_id, id);
+    }
+    vane_cache_free(c, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cache_add_get_remove),
         cmocka_unit_test(test_cache_states_survive_packing),
+        cmocka_unit_test(test_cache_compact_keeps_states),
         cmocka_unit_test(test_cache_hot_set_grows_for_few_customers),
         cmocka_unit_test(test_cache_slab_give_and_spare),
         cmocka_unit_test(test_cache_pending_with_event),
