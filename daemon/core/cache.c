@@ -459,6 +459,7 @@ void vane_cache_mem(const vane_cache_t *c, vane_cache_mem_t *out)
     out->entries_bytes = c->nslabs * SLAB_BYTES;
     out->packed_bytes = c->packed_bytes;
     out->pool_bytes = c->pool.chunk_bytes;
+    out->pool_carved = c->pool.carved_bytes;
     out->pool_free = c->pool.free_bytes;
     out->compactions = c->compactions;
     out->hot = c->hot_mask + 1;

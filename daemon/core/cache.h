@@ -163,6 +163,7 @@ typedef struct vane_cache_mem {
     size_t entries_bytes; /* entry slabs mapped */
     size_t packed_bytes;  /* bytes of packed states (sum of their lengths) */
     size_t pool_bytes;    /* block pool chunks mapped */
+    size_t pool_carved;   /* the part of them made into blocks (touched), in use or free */
     size_t pool_free;     /* bytes of free blocks in them */
     uint64_t compactions; /* vane_cache_compact runs that moved the states */
     size_t hot;           /* hot set size (states) */

@@ -495,7 +495,8 @@ int vane_metrics_std_init(vane_metrics_t *reg, vane_metrics_std_t *std, const ch
     SIMPLE(std->cache_memory_bytes, vane_metrics_gauge, "vane_cache_memory_bytes",
            VANE_METRIC_GAUGE,
            "Memory the state cache holds: entries, packed-state blocks (used and free), the hot "
-           "set of unpacked states and the hash table. Kept for reuse, not returned to the OS.",
+           "set of unpacked states and the hash table. Kept for reuse, not returned to the OS "
+           "(except when packed states are compacted).",
            NULL, 0);
     SIMPLE(std->redis_errors, vane_metrics_counter, "vane_redis_errors_total", VANE_METRIC_COUNTER,
            "Redis commands that failed: refused with an error reply (-WRONGTYPE, -OOM, ...; each "

@@ -1231,7 +1231,7 @@ static void metrics_cb(uv_timer_t *t)
     *pl->m.cache_customers = (double)vane_cache_count(pl->cache);
     *pl->m.cache_packed_bytes = (double)cm.packed_bytes;
     *pl->m.cache_memory_bytes =
-        (double)(cm.entries_bytes + cm.pool_bytes + cm.hot_bytes + cm.table_bytes);
+        (double)(cm.entries_bytes + cm.pool_carved + cm.hot_bytes + cm.table_bytes);
     *pl->m.redis_connected = pl->store_up ? 1.0 : 0.0;
     *pl->m.redis_errors = (pl->store ? vane_state_store_stats(pl->store)->errors : 0) +
                           (pl->rstore ? vane_state_store_stats(pl->rstore)->errors : 0);

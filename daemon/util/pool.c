@@ -75,6 +75,7 @@ static int add_chunk(vane_pool_t *pool, size_t size)
             if (u > VANE_POOL_MAX_UNITS)
                 u = VANE_POOL_MAX_UNITS;
             push_free(pool, t, u);
+            pool->carved_bytes += (size_t)u * VANE_POOL_UNIT;
             t += (size_t)u * VANE_POOL_UNIT;
             left -= (size_t)u * VANE_POOL_UNIT;
         }
@@ -110,6 +111,7 @@ uint8_t *vane_pool_get(vane_pool_t *pool, unsigned units)
     }
     uint8_t *b = c->data + c->used;
     c->used += need;
+    pool->carved_bytes += need;
     return b;
 }
 

@@ -31,6 +31,7 @@ typedef struct vane_pool {
     size_t free_bytes;                                  /* bytes on the free lists */
     vane_pool_chunk_t *chunks;                          /* owned; newest first */
     size_t chunk_bytes;                                 /* bytes of chunks mapped */
+    size_t carved_bytes; /* bytes of chunks made into blocks (in use or free): the part touched */
 } vane_pool_t;
 
 /* An empty pool (no memory until the first block). */

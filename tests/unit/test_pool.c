@@ -28,6 +28,7 @@ static void test_pool_get_put_reuse(void **state)
     for (size_t i = 0; i < 3 * VANE_POOL_UNIT; i++)
         assert_int_equal(a[i], 0xaa);
     assert_int_equal(p.chunk_bytes, (size_t)2 << 20);
+    assert_int_equal(p.carved_bytes, 7 * VANE_POOL_UNIT); /* only what was handed out */
     vane_pool_put(&p, a, 3);
     assert_int_equal(p.free_bytes, 3 * VANE_POOL_UNIT);
     assert_ptr_equal(vane_pool_get(&p, 3), a);
@@ -92,6 +93,11 @@ static void test_pool_chunk_tail_is_kept(void **state)
         got += VANE_POOL_UNIT;
     }
     assert_int_equal(got, tail);
+    /* All of the first chunk was carved (blocks, then its tail as free blocks); of the second,
+     * only the one block that opened it. */
+    size_t one_block = VANE_POOL_MAX_UNITS * VANE_POOL_UNIT;
+    assert_true(p.carved_bytes > ((size_t)2 << 20) - 64 + one_block - VANE_POOL_UNIT);
+    assert_true(p.carved_bytes <= ((size_t)2 << 20) + one_block);
     assert_true(n > 400);
     vane_pool_destroy(&p);
 }
