@@ -278,6 +278,17 @@ static void check_state(const vane_state_t *cs, const char *id, int i)
     assert_int_equal(cs->f.dedup[VANE_DEDUP_RING - 1], (uint64_t)i * 0x9E3779B97F4A7C15u);
 }
 
+/* Add n customers "<prefix>-<i>" to c, each with fill_state(i); entries go to es[i]. */
+static void add_filled(vane_cache_t *c, const char *prefix, int n, vane_cache_entry_t **es)
+{
+    char id[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "%s-%d", prefix, i);
+        es[i] = add(c, id, 0);
+        fill_state(vane_cache_state(c, es[i]), i);
+    }
+}
+
 /* States leave the hot set packed and come back intact; a new entry starts from the empty
  * state of its id; peek reads a packed state without unpacking it into the hot set. */
 static void test_cache_states_survive_packing(void **state)
@@ -354,11 +365,7 @@ static void test_cache_hot_set_grows_for_few_customers(void **state)
     vane_cache_t *c = vane_cache_new(N);
     static vane_cache_entry_t *es[N];
     char id[32];
-    for (int i = 0; i < N; i++) {
-        snprintf(id, sizeof id, "few-%d", i);
-        es[i] = add(c, id, 0);
-        fill_state(vane_cache_state(c, es[i]), i);
-    }
+    add_filled(c, "few", N, es);
     for (int round = 0; round < 20; round++)
         for (int i = 0; i < N; i++)
             assert_non_null(vane_cache_state(c, es[i]));
@@ -396,11 +403,7 @@ static void test_cache_compact_keeps_states(void **state)
     vane_cache_t *c = vane_cache_new(N);
     static vane_cache_entry_t *es[N];
     char id[32];
-    for (int i = 0; i < N; i++) {
-        snprintf(id, sizeof id, "cmp-%d", i);
-        es[i] = add(c, id, 0);
-        fill_state(vane_cache_state(c, es[i]), i);
-    }
+    add_filled(c, "cmp", N, es);
     /* Grow every state (more window entries) so each moves to a larger block. */
     for (int round = 0; round < 6; round++) {
         for (int i = 0; i < N; i++) {
