@@ -74,7 +74,9 @@ struct vane_pipeline {
     /* Timer-index updates of the flush being built, sent as one ZADD and one ZREM per
      * partition (grown as needed, reused across flushes). */
     struct index_op *iops;
+    struct index_op *iops_sorted; /* index_send's sort output, iops_cap long */
     size_t niops, iops_cap;
+    uint32_t iop_start[MAX_PARTITIONS * 2 + 1]; /* index_sort's bucket starts */
 
     /* Epochs. */
     uint64_t open_epoch;              /* tag for messages produced now */
@@ -630,6 +632,7 @@ static void on_state_written(void *arg, int status)
 typedef struct index_op {
     vane_cache_entry_t *e; /* pinned until the reply */
     int64_t due;
+    int32_t partition; /* e's, copied so that sorting need not touch the entries */
 } index_op_t;
 
 /* The entries of one batched ZADD or ZREM, for its reply. */
@@ -681,26 +684,55 @@ static void index_timer(vane_pipeline_t *pl, vane_cache_entry_t *e)
     if (pl->niops == pl->iops_cap) {
         size_t ncap = pl->iops_cap ? pl->iops_cap * 2 : 1024;
         index_op_t *n = realloc(pl->iops, ncap * sizeof *n);
-        if (!n) {
+        index_op_t *ns = n ? realloc(pl->iops_sorted, ncap * sizeof *ns) : NULL;
+        if (n)
+            pl->iops = n;
+        if (!ns) {
             pl->flush_failed = true;
             e->indexed_due = -1;
             return;
         }
-        pl->iops = n;
+        pl->iops_sorted = ns;
         pl->iops_cap = ncap;
     }
-    pl->iops[pl->niops++] = (index_op_t){e, due};
+    pl->iops[pl->niops++] = (index_op_t){e, due, e->partition};
     e->pins++;
     e->indexed_due = due == INT64_MAX ? 0 : due;
 }
 
+/* Where op goes in index_send's order: by partition, each partition's ZADDs before its ZREMs. */
+static size_t iop_key(const index_op_t *op)
+{
+    return (size_t)op->partition * 2 + (op->due == INT64_MAX);
+}
+
 static int iop_cmp(const void *a, const void *b)
 {
-    const index_op_t *x = a, *y = b;
-    if (x->e->partition != y->e->partition)
-        return x->e->partition < y->e->partition ? -1 : 1;
-    bool xr = x->due == INT64_MAX, yr = y->due == INT64_MAX;
-    return xr == yr ? 0 : xr ? 1 : -1;
+    size_t x = iop_key(a), y = iop_key(b);
+    return x < y ? -1 : x > y;
+}
+
+/* Order pl->iops by iop_key. A flush can hold a million ops: a counting sort over the
+ * partitions is one pass to count and one to place, and reads only the ops themselves. A
+ * partition number beyond MAX_PARTITIONS (never assigned in practice) falls back to qsort. */
+static void index_sort(vane_pipeline_t *pl)
+{
+    uint32_t *start = pl->iop_start;
+    memset(start, 0, sizeof pl->iop_start);
+    for (size_t i = 0; i < pl->niops; i++) {
+        if (pl->iops[i].partition < 0 || pl->iops[i].partition >= MAX_PARTITIONS) {
+            qsort(pl->iops, pl->niops, sizeof *pl->iops, iop_cmp);
+            return;
+        }
+        start[iop_key(&pl->iops[i]) + 1]++;
+    }
+    for (size_t k = 1; k <= MAX_PARTITIONS * 2; k++)
+        start[k] += start[k - 1];
+    for (size_t i = 0; i < pl->niops; i++)
+        pl->iops_sorted[start[iop_key(&pl->iops[i])]++] = pl->iops[i];
+    index_op_t *t = pl->iops;
+    pl->iops = pl->iops_sorted;
+    pl->iops_sorted = t;
 }
 
 /* Send the collected index updates: one ZADD (score member pairs) and one ZREM per partition
@@ -709,14 +741,13 @@ static void index_send(vane_pipeline_t *pl)
 {
     if (!pl->niops)
         return;
-    qsort(pl->iops, pl->niops, sizeof *pl->iops, iop_cmp);
+    index_sort(pl);
     size_t i = 0;
     while (i < pl->niops) {
         size_t j = i;
         bool rem = pl->iops[i].due == INT64_MAX;
-        int32_t part = pl->iops[i].e->partition;
-        while (j < pl->niops && pl->iops[j].e->partition == part &&
-               (pl->iops[j].due == INT64_MAX) == rem)
+        int32_t part = pl->iops[i].partition;
+        while (j < pl->niops && iop_key(&pl->iops[j]) == iop_key(&pl->iops[i]))
             j++;
         size_t n = j - i;
         size_t argc = 2 + (rem ? n : 2 * n);
@@ -1578,6 +1609,7 @@ out:
     vane_ruleset_free(pl->rs);
     vane_buf_free(&pl->statebuf);
     free(pl->iops);
+    free(pl->iops_sorted);
     vane_buf_free(&pl->metrics_buf);
     vane_metrics_free(pl->reg);
     free(pl->lag_child);

@@ -72,6 +72,10 @@ for line in open(sys.argv[1]):
 print("\n".join(seen))' "$VT_DIR/events.jsonl")
 "$VANE_BIN" state get --redis "$REDIS_URL" --json "${ids[@]}" >"$VT_DIR/states.jsonl" ||
     vt_fail "vane state get failed for some customer"
+# The timer index: one sorted set per partition, members with their due times.
+for key in $(vt_redis --scan --pattern 'vane:timers:*'); do
+    vt_redis ZRANGE "$key" 0 -1 WITHSCORES | paste - - | sed "s/^/$key\t/"
+done >"$VT_DIR/timers.tsv"
 
 python3 - "$VT_DIR" <<'PY' || vt_fail "checks failed (see above)"
 import csv, json, sys, collections
@@ -113,9 +117,26 @@ for c, n in sent.items():
         errors.append(f"customer {c}: state has {s['events_applied']} events applied, {n} sent")
     if s["last_offset"] < 0:
         errors.append(f"customer {c}: state records no position")
+# Every indexed customer sits once in its own partition's set (the write-back groups the
+# index updates by partition). Most customers have a timer armed (dormancy); those whose
+# dormancy alert fired and who stayed quiet have none, and are not indexed.
+indexed = collections.defaultdict(list)
+for line in open(f"{d}/timers.tsv"):
+    key, member, score = line.rstrip("\n").split("\t")
+    indexed[member].append((key, float(score)))
+for c, where in indexed.items():
+    s = states.get(c)
+    if s is None:
+        errors.append(f"timer index holds unknown customer {c}"); continue
+    want = "vane:timers:{p%d}" % s["last_partition"]
+    if [k for k, _ in where] != [want]:
+        errors.append(f"customer {c}: timer index entries {where}, want one in {want}")
+if len(indexed) < len(states) * 0.9:
+    errors.append(f"only {len(indexed)} of {len(states)} customers are in the timer index")
 for e in errors[:30]:
     print("  " + e, file=sys.stderr)
 print(f"checked {len(sent)} customers, {len(events)} events, {len(alerts)} alerts, "
+      f"{len(indexed)} customers in the timer index, "
       f"{len(planted)} planted redemption surges, {len(controls)} controls", file=sys.stderr)
 sys.exit(1 if errors else 0)
 PY
