@@ -542,8 +542,6 @@ void vane_cache_mark_dirty(vane_cache_t *c, vane_cache_entry_t *e)
 vane_cache_entry_t *vane_cache_take_dirty(vane_cache_t *c)
 {
     vane_cache_entry_t *head = c->dirty_head;
-    for (vane_cache_entry_t *e = head; e; e = e->dirty_next)
-        e->dirty = 0;
     c->dirty_head = NULL;
     c->ndirty = 0;
     return head;

@@ -135,9 +135,37 @@ void *vane_cache_pop_pending_ev(vane_cache_t *c, vane_cache_entry_t *e, vane_eve
 
 /* Mark e dirty (idempotent). */
 void vane_cache_mark_dirty(vane_cache_t *c, vane_cache_entry_t *e);
-/* Detach the whole dirty list (entries keep dirty = 0 after this); returns its head, linked
- * through dirty_next. The caller writes them back and re-marks failures dirty. */
+/* Detach the whole dirty list; returns its head, linked through dirty_next. The caller walks
+ * the whole list with vane_cache_pop_dirty() at once (before anything else marks entries),
+ * writes them back and re-marks failures dirty. Entries not yet popped still say dirty = 1
+ * (so they are not evictable meanwhile); popping clears it. Clearing the flags as the caller
+ * walks, not here, saves a pass over entries scattered in memory. */
 vane_cache_entry_t *vane_cache_take_dirty(vane_cache_t *c);
+/* Hints for a walk over entries scattered in memory (the write-back's dirty list): start
+ * loading e's fields, or the packed state vane_cache_peek() will read, before they are needed.
+ * No effect on contents. */
+static inline void vane_cache_prefetch(const vane_cache_entry_t *e)
+{
+    for (size_t off = 0; off < sizeof *e; off += 64)
+        __builtin_prefetch((const char *)e + off);
+}
+static inline void vane_cache_prefetch_state(const vane_cache_entry_t *e)
+{
+    if (e->hot || !e->packed)
+        return;
+    for (size_t off = 0; off < e->packed_len; off += 64)
+        __builtin_prefetch(e->packed + off);
+}
+/* The next entry of a taken list (NULL at its end), with dirty = 0: it may be re-marked. */
+static inline vane_cache_entry_t *vane_cache_pop_dirty(vane_cache_entry_t **list)
+{
+    vane_cache_entry_t *e = *list;
+    if (e) {
+        *list = e->dirty_next;
+        e->dirty = 0;
+    }
+    return e;
+}
 
 /* Evict clean, unpinned READY entries from the LRU tail until the count is within the limit
  * (or, with partition >= 0, every such entry of that partition regardless of the limit).

@@ -926,12 +926,19 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
     pl->flush_epoch = pl->open_epoch++;
     pl->flush_started_ns = uv_hrtime();
     pl->stats.flushes++;
-    vane_cache_entry_t *e = vane_cache_take_dirty(pl->cache);
-    while (e) {
-        vane_cache_entry_t *next = e->dirty_next;
+    vane_cache_entry_t *list = vane_cache_take_dirty(pl->cache), *e;
+    if (list)
+        vane_cache_prefetch(list);
+    while ((e = vane_cache_pop_dirty(&list))) {
+        /* The list is scattered over the cache's memory: while e is written, load the next
+         * entry's packed state and the entry after it (each fetched one step earlier). */
+        if (list) {
+            if (list->dirty_next)
+                vane_cache_prefetch(list->dirty_next);
+            vane_cache_prefetch_state(list);
+        }
         if (!e->state_changed) { /* only the timer index needs an update */
             index_timer(pl, e);
-            e = next;
             continue;
         }
         if (e->alert_epoch && !epoch_acked(pl, e->alert_epoch - 1)) {
@@ -941,7 +948,6 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
             vane_cache_mark_dirty(pl->cache, e);
             hold_offsets(pl, e);
             pl->stats.writes_held++;
-            e = next;
             continue;
         }
         e->alert_epoch = 0;
@@ -960,7 +966,6 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
             pl->flush_pending++;
             index_timer(pl, e);
         }
-        e = next;
     }
     index_send(pl);
     check_flush_done(pl);
@@ -1062,9 +1067,8 @@ static void on_assign(void *arg, const rd_kafka_topic_partition_list_t *parts)
  * newer states the new owner wrote; the entries are clean afterwards, so they are evicted. */
 static void drop_revoked_changes(vane_pipeline_t *pl)
 {
-    vane_cache_entry_t *e = vane_cache_take_dirty(pl->cache);
-    while (e) {
-        vane_cache_entry_t *next = e->dirty_next;
+    vane_cache_entry_t *list = vane_cache_take_dirty(pl->cache), *e;
+    while ((e = vane_cache_pop_dirty(&list))) {
         int32_t p = e->partition;
         if (p >= 0 && p < MAX_PARTITIONS && pl->revoking[p]) {
             e->state_changed = 0;
@@ -1075,7 +1079,6 @@ static void drop_revoked_changes(vane_pipeline_t *pl)
         } else {
             vane_cache_mark_dirty(pl->cache, e);
         }
-        e = next;
     }
 }
 

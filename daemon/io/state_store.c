@@ -1,6 +1,7 @@
 #include "state_store.h"
 
 #include "core/metrics.h"
+#include "io/reply.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -528,6 +529,7 @@ static void do_connect(vane_state_store_t *st)
         return;
     }
     ac->data = st;
+    ac->c.reader->fn = vane_reply_functions(); /* +OK and nil without an allocation */
     if (adapter_attach(st, ac) != VANE_OK) {
         redisAsyncFree(ac);
         schedule_reconnect(st);

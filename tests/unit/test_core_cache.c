@@ -183,6 +183,14 @@ static void test_cache_dirty_and_evict(void **state)
     assert_ptr_equal(list, a);
     assert_null(list->dirty_next);
     assert_int_equal(vane_cache_dirty_count(c), 0);
+    assert_int_equal(vane_cache_evict(c, 0), 0); /* taken, not yet popped: still dirty */
+    assert_ptr_equal(vane_cache_pop_dirty(&list), a);
+    assert_null(list);
+    assert_null(vane_cache_pop_dirty(&list));
+    vane_cache_mark_dirty(c, a); /* a popped entry can be marked again */
+    assert_int_equal(vane_cache_dirty_count(c), 1);
+    list = vane_cache_take_dirty(c);
+    assert_ptr_equal(vane_cache_pop_dirty(&list), a);
     a->pins = 1; /* a write in flight pins it */
     assert_int_equal(vane_cache_evict(c, 0), 0);
     a->pins = 0;
