@@ -46,10 +46,6 @@ static inline unsigned vane_pool_units(size_t len)
 }
 /* A block of exactly `units` units (1..VANE_POOL_MAX_UNITS), or NULL when out of memory. */
 uint8_t *vane_pool_get(vane_pool_t *pool, unsigned units);
-/* Map one chunk with room for `bytes` of blocks now, so that blocks summing to at most that
- * many bytes are then handed out without another allocation (a pool being filled with a
- * known amount). Returns 0 or VANE_ENOMEM. */
-int vane_pool_reserve(vane_pool_t *pool, size_t bytes);
 /* Map one chunk with room for `bytes` of blocks now (unless the current one has it), so that
  * blocks summing to at most that many bytes are then handed out without failing: for filling
  * a pool with a known amount. Returns 0 or VANE_ENOMEM. */

@@ -102,12 +102,50 @@ static void test_pool_chunk_tail_is_kept(void **state)
     vane_pool_destroy(&p);
 }
 
+/* Random gets and puts against a model: blocks never overlap (each keeps its fill), and every
+ * carved byte is in a block handed out or in a free block. */
+static void test_pool_random_against_model(void **state)
+{
+    (void)state;
+    enum { SLOTS = 3000, STEPS = 200000 };
+    static uint8_t *blk[SLOTS];
+    static unsigned units[SLOTS];
+    vane_pool_t p;
+    vane_pool_init(&p);
+    uint64_t x = 88172645463325252ull, live = 0;
+    for (int step = 0; step < STEPS; step++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int i = (int)(x % SLOTS);
+        if (blk[i]) {
+            for (size_t k = 0; k < units[i] * VANE_POOL_UNIT; k += 7)
+                assert_int_equal(blk[i][k], (uint8_t)(i * 31));
+            vane_pool_put(&p, blk[i], units[i]);
+            live -= units[i] * VANE_POOL_UNIT;
+            blk[i] = NULL;
+        } else {
+            units[i] = 1 + (unsigned)((x >> 20) % VANE_POOL_MAX_UNITS);
+            blk[i] = vane_pool_get(&p, units[i]);
+            assert_non_null(blk[i]);
+            assert_int_equal((uintptr_t)blk[i] % 16, 0);
+            memset(blk[i], (uint8_t)(i * 31), units[i] * VANE_POOL_UNIT);
+            live += units[i] * VANE_POOL_UNIT;
+        }
+        if (step % 997 == 0)
+            assert_int_equal(p.carved_bytes, live + p.free_bytes);
+    }
+    assert_int_equal(p.carved_bytes, live + p.free_bytes);
+    vane_pool_destroy(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_get_put_reuse),
         cmocka_unit_test(test_pool_splits_larger_free_blocks),
         cmocka_unit_test(test_pool_chunk_tail_is_kept),
+        cmocka_unit_test(test_pool_random_against_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
