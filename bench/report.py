@@ -422,6 +422,12 @@ class Report:
                            so.get("rate"), so.get("seconds"), fmt(so.get("rss_kb_first")),
                            fmt(so.get("rss_kb_last")), fmt(so.get("growth_pct")),
                            fmt(so.get("slope_kb_per_min"))))
+                if so.get("events") is not None:
+                    bad = so.get("rejected") or 0
+                    self.w("- soak events: %s sent, %s applied, %s rejected%s" % (
+                        fmt(so["events"]), fmt(so.get("applied")), fmt(bad),
+                        " (**the soak did not measure the normal path**)"
+                        if bad > 0.01 * so["events"] else ""))
                 if so.get("cache_kb_first") is not None:
                     self.w("- soak, same window: packed states %s -> %s KB, cache memory %s -> %s "
                            "KB (vane_cache_packed_bytes, vane_cache_memory_bytes)" % (

@@ -2,11 +2,12 @@
  *
  *   limit_load [--brokers B | --bootstrap-file F] [--topic bank.events] [--count N]
  *              [--customers C] [--zipf S] [--format json|protobuf] [--seed N] [--header]
- *              [--file PATH] [--rate EV/S] [--sequential] [-X key=value ...]
+ *              [--file PATH] [--rate EV/S] [--sequential] [--base-ms T] [--step-ms N]
+ *              [-X key=value ...]
  *
  * Events (~150 B in JSON) are keyed by customer_id, customers drawn uniformly over C (or
- * Zipf(S) when --zipf > 0), event time increasing by 1 s per event and ending an hour ago
- * (--base-ms sets the first event's time). With brokers, produces
+ * Zipf(S) when --zipf > 0), event time increasing by 1 s per event (--step-ms) and ending an
+ * hour ago (--base-ms sets the first event's time). With brokers, produces
  * every event and waits until each is acknowledged (failures are counted and reported);
  * with --file, also writes them to PATH: JSON lines, or protobuf length-delimited (varint
  * length prefix). --header adds content-type headers (costs ~30 B per message in the mock
@@ -94,6 +95,7 @@ int main(int argc, char **argv)
     bench_gen_t g;
     bench_gen_init(&g, (uint64_t)seed, (uint64_t)customers, zipf);
     g.sequential = sequential;
+    g.step_ms = bench_arg_ll(argc, argv, "--step-ms", g.step_ms);
     /* Event time ends an hour before now, so no event is "in the future" or absurdly old. */
     g.base_ms = bench_arg_ll(argc, argv, "--base-ms",
                              bench_wall_ms() - (int64_t)count * g.step_ms - 3600000);

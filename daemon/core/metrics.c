@@ -428,6 +428,11 @@ int vane_metrics_std_init(vane_metrics_t *reg, vane_metrics_std_t *std, const ch
            VANE_METRIC_COUNTER, "Messages consumed from the input topic.", NULL, 0);
     SIMPLE(std->events_decoded, vane_metrics_counter, "vane_events_decoded_total",
            VANE_METRIC_COUNTER, "Input messages decoded into an event.", NULL, 0);
+    SIMPLE(std->events_applied, vane_metrics_counter, "vane_events_applied_total",
+           VANE_METRIC_COUNTER,
+           "Events applied to their customer's state (the engine ran on them; events a replay "
+           "after a restart finds already in the state are not counted again).",
+           NULL, 0);
     FAM(std->events_rejected, "vane_events_rejected_total", VANE_METRIC_COUNTER,
         "Input messages not processed, by reason (decode errors, missing fields, too old, too "
         "far in the future, too big, ...).",

@@ -96,6 +96,7 @@ typedef struct vane_metrics_std {
     /* Kafka input */
     uint64_t *events_consumed;             /* messages taken from the input topic */
     uint64_t *events_decoded;              /* decoded into an event */
+    uint64_t *events_applied;              /* applied to their customer's state */
     vane_metric_family_t *events_rejected; /* counter {reason}: not processed */
     vane_metric_family_t *dlq_messages;    /* counter {reason}: copied to the DLQ */
     vane_metric_family_t *consumer_lag;    /* gauge {partition}: high watermark - position */

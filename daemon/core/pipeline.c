@@ -1256,6 +1256,7 @@ static void metrics_cb(uv_timer_t *t)
     vane_pipeline_t *pl = t->data;
     *pl->m.events_consumed = pl->stats.consumed;
     *pl->m.events_decoded = pl->stats.decoded;
+    *pl->m.events_applied = pl->stats.applied;
     *pl->m.cache_hits = pl->stats.cache_hits;
     *pl->m.cache_misses = pl->stats.cache_misses;
     *pl->m.cache_evictions = pl->stats.cache_evictions;

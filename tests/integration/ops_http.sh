@@ -54,7 +54,9 @@ consumed_n() { [[ "$(metric vane_events_consumed_total)" == "$N" ]]; }
 vt_wait_until 60 "vane_events_consumed_total to reach $N" consumed_n
 decoded=$(metric vane_events_decoded_total)
 [[ "$decoded" == "$N" ]] || vt_fail "vane_events_decoded_total=$decoded, want $N"
-vt_log "metrics follow the stream: consumed=$N decoded=$decoded"
+applied_n() { [[ "$(metric vane_events_applied_total)" == "$N" ]]; }
+vt_wait_until 30 "vane_events_applied_total to reach $N" applied_n
+vt_log "metrics follow the stream: consumed=$N decoded=$decoded applied=$N"
 # The cache gauges: 50 customers; their states are mostly in the hot set (unpacked), the rest
 # packed, all inside the cache's memory.
 cached_all() { [[ "$(metric vane_cache_customers)" == 50 ]]; }
