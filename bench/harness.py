@@ -1142,7 +1142,7 @@ def sc_memory(b, par, vane_ok):
         done = na + w + nb
         # Soak (full run): steady rate on cached customers, RSS sampled every 5 s.
         if par["soak_seconds"]:
-            out["soak"] = soak(b, v, cl, par, base + done * 1000, done)
+            out["soak"] = soak(b, v, cl, par, done)
         else:
             out["soak"] = not_run("full run only (--quick)")
     finally:
@@ -1155,13 +1155,12 @@ def sc_memory(b, par, vane_ok):
     return out
 
 
-def soak(b, v, cl, par, base, already):
+def soak(b, v, cl, par, already):
     """Steady 2,000 events/s on 20,000 customers cached by the phases before. Event times
     start a minute before now and advance 1 ms per event (2 s per second of wall time), so
-    every event is in vane's accepted range and newer than the phases' (base is unused: with
-    1 s per event, as those phases have, the stream ran past engine.max_future within seconds,
+    every event is in vane's accepted range and newer than the phases' (timed 1 s apart from
+    the phases' base, as it once was, the stream ran past engine.max_future within seconds,
     and in every earlier report vane rejected nearly all soak events)."""
-    del base
     rate = 2000
     secs = par["soak_seconds"]
     n = rate * secs

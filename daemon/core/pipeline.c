@@ -706,24 +706,15 @@ static size_t iop_key(const index_op_t *op)
     return (size_t)op->partition * 2 + (op->due == INT64_MAX);
 }
 
-static int iop_cmp(const void *a, const void *b)
-{
-    size_t x = iop_key(a), y = iop_key(b);
-    return x < y ? -1 : x > y;
-}
-
 /* Order pl->iops by iop_key. A flush can hold a million ops: a counting sort over the
- * partitions is one pass to count and one to place, and reads only the ops themselves. A
- * partition number beyond MAX_PARTITIONS (never assigned in practice) falls back to qsort. */
+ * partitions is one pass to count and one to place, and reads only the ops themselves. Every
+ * cached entry's partition is below MAX_PARTITIONS (messages of others are dropped on arrival). */
 static void index_sort(vane_pipeline_t *pl)
 {
     uint32_t *start = pl->iop_start;
     memset(start, 0, sizeof pl->iop_start);
     for (size_t i = 0; i < pl->niops; i++) {
-        if (pl->iops[i].partition < 0 || pl->iops[i].partition >= MAX_PARTITIONS) {
-            qsort(pl->iops, pl->niops, sizeof *pl->iops, iop_cmp);
-            return;
-        }
+        VANE_ASSERT(pl->iops[i].partition >= 0 && pl->iops[i].partition < MAX_PARTITIONS);
         start[iop_key(&pl->iops[i]) + 1]++;
     }
     for (size_t k = 1; k <= MAX_PARTITIONS * 2; k++)

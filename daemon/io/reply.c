@@ -13,9 +13,10 @@ typedef struct reusable {
 } reusable_t;
 
 static _Thread_local reusable_t one_string;
-static char ok_str[] = "OK"; /* read-only in practice: callbacks get a borrowed reply */
-static _Thread_local redisReply ok_reply = {.type = REDIS_REPLY_STATUS, .len = 2, .str = ok_str};
-static _Thread_local redisReply nil_reply = {.type = REDIS_REPLY_NIL};
+/* Shared by every thread: never written (callbacks only read a reply they borrow). */
+static char ok_str[] = "OK";
+static redisReply ok_reply = {.type = REDIS_REPLY_STATUS, .len = 2, .str = ok_str};
+static redisReply nil_reply = {.type = REDIS_REPLY_NIL};
 
 /* Link obj into its parent array, as hiredis' own functions do. */
 static void *attach(const redisReadTask *task, redisReply *obj)

@@ -15,7 +15,8 @@
  * already requires.
  *
  * Install on a context before its first reply: `ac->c.reader->fn = vane_reply_functions();`.
- * The shared objects are per thread; the functions may serve any number of readers.
+ * The reusable string is per thread, the "+OK" and nil objects are shared read-only; the
+ * functions may serve any number of readers.
  */
 #ifndef VANE_REPLY_H
 #define VANE_REPLY_H
