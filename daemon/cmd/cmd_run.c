@@ -144,6 +144,7 @@ int cmd_run(int argc, char **argv)
     o.cache_max = (size_t)cfg.redis.cache_max_customers;
     o.flush_interval_ms = (int)cfg.redis.flush_interval_ms;
     o.flush_max_dirty = (size_t)cfg.redis.pipeline_max;
+    o.flush_inflight_max = (uint32_t)cfg.redis.writeback_inflight;
     o.max_waiting = 100000;
     o.max_outstanding = 50000;
     o.max_future_ms = cfg.engine.max_future_ms;

@@ -84,7 +84,8 @@ typedef struct vane_config {
         char *password;              /* "" for none; secret */
         char *key_prefix;            /* every key starts with "<prefix>:" */
         int64_t flush_interval_ms;   /* max time a dirty state waits before write-back */
-        int64_t pipeline_max;        /* commands per write batch */
+        int64_t pipeline_max;        /* changed states that start a write-back at once */
+        int64_t writeback_inflight;  /* write-back commands in flight at most */
         int64_t connect_timeout_ms;  /* per connection attempt */
         int64_t reconnect_max_ms;    /* cap of the exponential reconnect backoff */
         int64_t cache_max_customers; /* in-memory state cache size (LRU beyond) */

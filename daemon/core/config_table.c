@@ -101,7 +101,15 @@ const vane_config_opt_t vane_config_opts[] = {
      "Longest time a changed customer state waits in memory before it is written back. "
      "Kafka offsets are committed only after the states they changed are written."},
     {"redis.pipeline_max", VANE_CONF_INT, OFF(redis.pipeline_max), "512", 1, 100000, NULL, 0, NULL,
-     "Most commands sent to Redis in one pipelined write batch."},
+     "Changed states that start a write-back at once, without waiting for "
+     "flush_interval_ms (when none is in flight; the next takes every state changed "
+     "meanwhile)."},
+    {"redis.writeback_inflight", VANE_CONF_INT, OFF(redis.writeback_inflight), "16384", 1, 1000000,
+     NULL, 0, NULL,
+     "Most write-back commands (state SETs, timer-index updates) in flight to Redis at once. "
+     "A write-back of more changed states issues the rest as replies come back, so the "
+     "commands queued for Redis stay within a few MB (a state is typically 200-400 bytes) "
+     "however many states changed; Redis still gets thousands per round trip."},
     {"redis.connect_timeout_ms", VANE_CONF_INT, OFF(redis.connect_timeout_ms), "2000", 10, 600000,
      NULL, 0, NULL, "Timeout of one connection attempt."},
     {"redis.reconnect_max_ms", VANE_CONF_INT, OFF(redis.reconnect_max_ms), "5000", 10, 600000, NULL,

@@ -508,6 +508,11 @@ int vane_metrics_std_init(vane_metrics_t *reg, vane_metrics_std_t *std, const ch
            "logged) or lost with a dropped connection. Retried; a rising count with "
            "vane_redis_connected 1 means Redis refuses something.",
            NULL, 0);
+    SIMPLE(std->redis_unsent_bytes, vane_metrics_gauge, "vane_redis_unsent_bytes",
+           VANE_METRIC_GAUGE,
+           "Bytes of Redis commands (mostly state write-backs) issued and not yet written to the "
+           "socket. Grows when Redis accepts commands slower than vane issues them.",
+           NULL, 0);
     SIMPLE(std->redis_connected, vane_metrics_gauge, "vane_redis_connected", VANE_METRIC_GAUGE,
            "1 while both Redis connections (state loads, write-back) are up, 0 while "
            "reconnecting.",

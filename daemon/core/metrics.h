@@ -121,6 +121,7 @@ typedef struct vane_metrics_std {
     double *cache_memory_bytes;        /* gauge: memory the cache holds (all of it) */
     double *redis_connected;           /* gauge: 1 when the Redis link is up */
     uint64_t *redis_errors;            /* commands Redis refused or that failed with the link */
+    double *redis_unsent_bytes;        /* gauge: commands issued, not yet written to Redis */
     /* process */
     double *ready;      /* gauge: 1 when /readyz says ready */
     double *start_time; /* gauge: process start, unix seconds */

@@ -87,7 +87,11 @@ struct vane_pipeline {
     bool flush_failed;
     bool flush_nocommit; /* a held state's oldest unwritten event is unknown: commit nothing */
     uint64_t flush_epoch;
-    uint32_t flush_pending; /* SETs in flight */
+    uint32_t flush_pending; /* SETs and timer-index batches in flight */
+    /* The write-back's entries not yet issued (taken from the dirty list, linked through
+     * dirty_next, still dirty = 1); issued a slice at a time (see flush_walk). */
+    vane_cache_entry_t *flush_list;
+    uint32_t flush_inflight_max; /* opts->flush_inflight_max, or its default */
     uint64_t flush_started_ns;
     int64_t *snap;      /* per partition: applied offset at flush start, -1 none (owned) */
     int64_t *committed; /* per partition: last offset stored for commit (owned) */
@@ -886,6 +890,8 @@ static void hold_offsets(vane_pipeline_t *pl, const vane_cache_entry_t *e)
         pl->snap[p] = last_safe;
 }
 
+static void flush_walk(vane_pipeline_t *pl);
+
 static void maybe_flush(vane_pipeline_t *pl, bool force)
 {
     (void)force;
@@ -917,10 +923,28 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
     pl->flush_epoch = pl->open_epoch++;
     pl->flush_started_ns = uv_hrtime();
     pl->stats.flushes++;
-    vane_cache_entry_t *list = vane_cache_take_dirty(pl->cache), *e;
-    if (list)
-        vane_cache_prefetch(list);
-    while ((e = vane_cache_pop_dirty(&list))) {
+    pl->flush_list = vane_cache_take_dirty(pl->cache);
+    flush_walk(pl);
+    check_flush_done(pl);
+}
+
+/* Issue the write-back's next entries until opts->flush_inflight_max commands are in flight.
+ *
+ * A catching-up instance dirties hundreds of thousands of states between two write-backs;
+ * formatted at once they held ~190 MB of commands waiting for Redis (and the loop paid a page
+ * fault for every 4 KiB of it). Issued a slice at a time, as replies come back, the queue
+ * stays a few MB. An entry waiting in flush_list may have events applied meanwhile: it is
+ * still dirty, so it is not listed again, and its write carries them too. That is safe: the
+ * state records the last offset it applied (a replay skips those events), and an alert made
+ * meanwhile holds the write back like any other unacknowledged alert. */
+static void flush_walk(vane_pipeline_t *pl)
+{
+    vane_cache_entry_t *e;
+    if (pl->flush_list)
+        vane_cache_prefetch(pl->flush_list);
+    while (pl->flush_pending < pl->flush_inflight_max &&
+           (e = vane_cache_pop_dirty(&pl->flush_list))) {
+        vane_cache_entry_t *list = pl->flush_list;
         /* The list is scattered over the cache's memory: while e is written, load the next
          * entry's packed state and the entry after it (each fetched one step earlier). */
         if (list) {
@@ -959,12 +983,15 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
         }
     }
     index_send(pl);
-    check_flush_done(pl);
 }
 
 static void check_flush_done(vane_pipeline_t *pl)
 {
-    if (!pl->flushing || pl->flush_pending > 0)
+    if (!pl->flushing)
+        return;
+    if (pl->flush_list && pl->flush_pending <= pl->flush_inflight_max / 2)
+        flush_walk(pl);
+    if (pl->flush_list || pl->flush_pending > 0)
         return;
     while (pl->acked_floor < pl->open_epoch && pl->outstanding[pl->acked_floor % EPOCH_RING] == 0)
         pl->acked_floor++;
@@ -1056,21 +1083,37 @@ static void on_assign(void *arg, const rd_kafka_topic_partition_list_t *parts)
 /* A lost revoke: drop the unwritten changes of the revoked partitions' states (the new owner
  * applies those events again from the committed offsets). Written later, they could overwrite
  * newer states the new owner wrote; the entries are clean afterwards, so they are evicted. */
+static bool drop_if_revoked(vane_pipeline_t *pl, vane_cache_entry_t *e)
+{
+    int32_t p = e->partition;
+    if (p < 0 || p >= MAX_PARTITIONS || !pl->revoking[p])
+        return false;
+    e->state_changed = 0;
+    e->alert_epoch = 0;
+    e->unwritten_from = 0;
+    e->unwritten_mixed = 0;
+    e->indexed_due = 0;
+    return true;
+}
+
 static void drop_revoked_changes(vane_pipeline_t *pl)
 {
     vane_cache_entry_t *list = vane_cache_take_dirty(pl->cache), *e;
     while ((e = vane_cache_pop_dirty(&list))) {
-        int32_t p = e->partition;
-        if (p >= 0 && p < MAX_PARTITIONS && pl->revoking[p]) {
-            e->state_changed = 0;
-            e->alert_epoch = 0;
-            e->unwritten_from = 0;
-            e->unwritten_mixed = 0;
-            e->indexed_due = 0;
-        } else {
+        if (!drop_if_revoked(pl, e))
             vane_cache_mark_dirty(pl->cache, e);
-        }
     }
+    /* The same for those a write-back in progress has yet to issue. */
+    vane_cache_entry_t *keep = NULL, **tail = &keep;
+    while ((e = vane_cache_pop_dirty(&pl->flush_list))) {
+        if (drop_if_revoked(pl, e))
+            continue;
+        e->dirty = 1; /* still the write-back's */
+        *tail = e;
+        tail = &e->dirty_next;
+    }
+    *tail = NULL;
+    pl->flush_list = keep; /* a list left means commands in flight: their replies go on */
 }
 
 static void finish_revoke(vane_pipeline_t *pl)
@@ -1261,6 +1304,9 @@ static void metrics_cb(uv_timer_t *t)
     *pl->m.redis_connected = pl->store_up ? 1.0 : 0.0;
     *pl->m.redis_errors = (pl->store ? vane_state_store_stats(pl->store)->errors : 0) +
                           (pl->rstore ? vane_state_store_stats(pl->rstore)->errors : 0);
+    *pl->m.redis_unsent_bytes =
+        (double)((pl->store ? vane_state_store_unsent_bytes(pl->store) : 0) +
+                 (pl->rstore ? vane_state_store_unsent_bytes(pl->rstore) : 0));
     bool paused = pl->src && vane_kafka_source_paused(pl->src);
     int assigned = pl->src ? vane_kafka_source_assigned(pl->src) : 0;
     *pl->m.paused_partitions = paused ? (double)assigned : 0.0;
@@ -1460,6 +1506,7 @@ int vane_pipeline_run(const vane_pipeline_opts_t *opts)
     }
     the_pipeline = pl;
     pl->opts = opts;
+    pl->flush_inflight_max = opts->flush_inflight_max ? opts->flush_inflight_max : 16384;
     int rc = 1;
     char err[512] = "";
 

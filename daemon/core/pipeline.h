@@ -35,15 +35,16 @@ typedef struct vane_pipeline_opts {
     vane_kafka_source_opts_t source;
     vane_alert_sink_opts_t sink;
     vane_state_store_opts_t store;
-    int input_format;         /* vane_format_t: AUTO, JSON, PROTOBUF */
-    size_t max_message_bytes; /* larger values are rejected (too_large) */
-    size_t cache_max;         /* customer states kept in memory */
-    int flush_interval_ms;    /* write-back period while states are dirty */
-    size_t flush_max_dirty;   /* flush at once when this many states are dirty */
-    size_t max_waiting;       /* messages waiting for state loads before pausing */
-    size_t max_outstanding;   /* unacknowledged alerts before pausing */
-    int64_t max_future_ms;    /* reject events this far ahead of the wall clock */
-    int64_t max_past_ms;      /* reject events this far behind it */
+    int input_format;            /* vane_format_t: AUTO, JSON, PROTOBUF */
+    size_t max_message_bytes;    /* larger values are rejected (too_large) */
+    size_t cache_max;            /* customer states kept in memory */
+    int flush_interval_ms;       /* write-back period while states are dirty */
+    size_t flush_max_dirty;      /* flush at once when this many states are dirty */
+    uint32_t flush_inflight_max; /* write-back commands in flight at most (0: 16384) */
+    size_t max_waiting;          /* messages waiting for state loads before pausing */
+    size_t max_outstanding;      /* unacknowledged alerts before pausing */
+    int64_t max_future_ms;       /* reject events this far ahead of the wall clock */
+    int64_t max_past_ms;         /* reject events this far behind it */
     int shutdown_grace_ms;
     const char *const *rule_paths; /* rule files, in order */
     size_t nrule_paths;

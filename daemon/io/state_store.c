@@ -749,6 +749,11 @@ bool vane_state_store_up(const vane_state_store_t *st)
     return st->up;
 }
 
+size_t vane_state_store_unsent_bytes(const vane_state_store_t *st)
+{
+    return st->bl.len - st->bl_off + (st->ac ? sdslen(st->ac->c.obuf) : 0);
+}
+
 const vane_state_store_stats_t *vane_state_store_stats(const vane_state_store_t *st)
 {
     return &st->stats;

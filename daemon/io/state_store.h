@@ -50,7 +50,7 @@ typedef void (*vane_store_state_cb)(void *arg, bool up, const char *why);
 typedef struct vane_state_store_stats {
     uint64_t gets, sets, errors, reconnects;
     uint64_t writes;   /* socket write batches (round trips of a pipeline) */
-    uint64_t inflight; /* commands sent and not yet answered */
+    uint64_t inflight; /* commands issued and not yet answered */
     double rtt_sum_s;  /* sum of command round-trip seconds (for the mean) */
     uint64_t rtt_count;
 } vane_state_store_stats_t;
@@ -78,6 +78,9 @@ void vane_state_store_set_rtt_histogram(vane_state_store_t *st, struct vane_hist
 
 bool vane_state_store_up(const vane_state_store_t *st);
 const vane_state_store_stats_t *vane_state_store_stats(const vane_state_store_t *st);
+/* Bytes of commands issued and not yet written to the socket (the store's backlog and
+ * hiredis' output buffer). */
+size_t vane_state_store_unsent_bytes(const vane_state_store_t *st);
 /* Format the key of customer id into buf; returns its length (truncated to cap-1). */
 size_t vane_state_store_key(const vane_state_store_t *st, const char *id, char *buf, size_t cap);
 
