@@ -392,11 +392,17 @@ def machine_info(args):
                "libxxhash"]:
         libs[pc] = cmd_out(["pkg-config", "--modversion", pc])
     redis_v = cmd_out(["redis-server", "--version"])
+    # Which malloc vane and the limits run on (the build links tcmalloc unless told not to).
+    allocators = {}
+    for prog in ["vane", "bench/limit_consume", "bench/limit_decode", "bench/limit_state"]:
+        deps = cmd_out(["ldd", os.path.join(args.bin_dir, prog)]) or ""
+        allocators[os.path.basename(prog)] = ("tcmalloc" if "libtcmalloc" in deps
+                                              else "libc" if deps else None)
     commit = cmd_out(["git", "-C", ROOT, "rev-parse", "HEAD"])
     dirty = cmd_out(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
     return {"cpus": os.cpu_count(), "model": model, "kernel": platform.release(),
             "mem_gb": round(mem_kb / 1048576, 1) if mem_kb else None,
-            "libraries": libs, "redis_server": redis_v,
+            "libraries": libs, "redis_server": redis_v, "allocators": allocators,
             "compiler": (cmd_out(["cc", "--version"]) or "").splitlines()[0:1],
             "python": platform.python_version(), "git_commit": commit,
             "git_dirty": bool(dirty), "build_dir": args.bin_dir, "build_type": args.build_type,

@@ -205,6 +205,10 @@ class Report:
             m.get("cpus"), m.get("model"), m.get("mem_gb"), m.get("kernel"),
             ", ".join("%s %s" % (k, v) for k, v in (m.get("libraries") or {}).items()),
             m.get("redis_server")))
+        if m.get("allocators"):
+            self.w()
+            self.w("Allocator (malloc each program runs on): %s." % ", ".join(
+                "%s %s" % (k, v) for k, v in m["allocators"].items()))
         self.w()
         self.w("Every ratio is computed per repetition against the same repetition's denominator; "
                "cells are median [min..max] over the repetitions. A repetition is noisy when "

@@ -13,7 +13,7 @@ PKGS=(
     libclang-rt-14-dev # libFuzzer (tests/fuzz): clang only recommends it
     # libraries (see README "Dependencies" for why each one)
     libuv1-dev librdkafka-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler
-    libyaml-dev libjsmn-dev libxxhash-dev libmicrohttpd-dev libcmocka-dev
+    libyaml-dev libjsmn-dev libxxhash-dev libmicrohttpd-dev libcmocka-dev libtcmalloc-minimal4
     # run and test
     redis-server redis-tools python3 python3-yaml procps iproute2 curl prometheus systemd kcat
 )
