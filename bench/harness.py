@@ -394,7 +394,8 @@ def machine_info(args):
     redis_v = cmd_out(["redis-server", "--version"])
     # Which malloc vane and the limits run on (the build links tcmalloc unless told not to).
     allocators = {}
-    for prog in ["vane", "bench/limit_consume", "bench/limit_decode", "bench/limit_state"]:
+    for prog in ["vane", "bench/limit_consume", "bench/limit_redis", "bench/limit_decode",
+                 "bench/limit_engine", "bench/limit_state"]:
         deps = cmd_out(["ldd", os.path.join(args.bin_dir, prog)]) or ""
         allocators[os.path.basename(prog)] = ("tcmalloc" if "libtcmalloc" in deps
                                               else "libc" if deps else None)

@@ -232,6 +232,24 @@ void vane_cache_slab_give(vane_cache_t *c, void *slab)
     c->nfree += SLAB_ENTRIES;
 }
 
+size_t vane_cache_pool_want(const vane_cache_t *c)
+{
+    return vane_pool_spare_want(&c->pool);
+}
+
+void *vane_cache_pool_chunk_new(size_t bytes)
+{
+    void *p = vane_bigmem_alloc(bytes);
+    if (p)
+        vane_bigmem_populate(p, bytes);
+    return p;
+}
+
+void vane_cache_pool_give(vane_cache_t *c, void *chunk, size_t bytes)
+{
+    vane_pool_spare_give(&c->pool, chunk, bytes);
+}
+
 size_t vane_cache_spare(const vane_cache_t *c)
 {
     return c->nfree;

@@ -183,6 +183,13 @@ void *vane_cache_slab_new(void);
 void vane_cache_slab_give(vane_cache_t *c, void *slab);
 size_t vane_cache_spare(const vane_cache_t *c);
 size_t vane_cache_slab_entries(void);
+/* The same for the packed states' block pool: vane_cache_pool_want (loop thread) tells how
+ * many bytes its next chunk should have when it wants one prepared now (0: not now);
+ * vane_cache_pool_chunk_new (thread-safe) maps and faults in that many; vane_cache_pool_give
+ * (loop thread) hands them over, to be used when the pool next runs out of room. */
+size_t vane_cache_pool_want(const vane_cache_t *c);
+void *vane_cache_pool_chunk_new(size_t bytes);
+void vane_cache_pool_give(vane_cache_t *c, void *chunk, size_t bytes);
 size_t vane_cache_max(const vane_cache_t *c);
 
 size_t vane_cache_count(const vane_cache_t *c);

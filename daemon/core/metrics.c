@@ -474,8 +474,10 @@ int vane_metrics_std_init(vane_metrics_t *reg, vane_metrics_std_t *std, const ch
 
     /* Redis state */
     SIMPLE(std->redis_roundtrip, vane_metrics_histogram, "vane_redis_roundtrip_seconds",
-           VANE_METRIC_HISTOGRAM, "Round trip of one Redis state read.", latency_bounds,
-           NB(latency_bounds));
+           VANE_METRIC_HISTOGRAM,
+           "Round trip of one Redis state read. A sample of reads (1 in 8) is timed, so read "
+           "quantiles and the mean (_sum / _count), not _count.",
+           latency_bounds, NB(latency_bounds));
     SIMPLE(std->redis_flush, vane_metrics_histogram, "vane_redis_flush_seconds",
            VANE_METRIC_HISTOGRAM, "Time to write one batch of dirty states back to Redis.",
            latency_bounds, NB(latency_bounds));

@@ -49,10 +49,10 @@ typedef void (*vane_store_state_cb)(void *arg, bool up, const char *why);
 
 typedef struct vane_state_store_stats {
     uint64_t gets, sets, errors, reconnects;
-    uint64_t writes;   /* socket write batches (round trips of a pipeline) */
-    uint64_t inflight; /* commands issued and not yet answered */
-    double rtt_sum_s;  /* sum of command round-trip seconds (for the mean) */
-    uint64_t rtt_count;
+    uint64_t writes;    /* socket write batches (round trips of a pipeline) */
+    uint64_t inflight;  /* commands issued and not yet answered */
+    double rtt_sum_s;   /* sum of command round-trip seconds (for the mean), over a sample: */
+    uint64_t rtt_count; /* the commands timed (1 in 8) */
 } vane_state_store_stats_t;
 
 /* Create the store and start connecting. Returns NULL and fills errbuf on a bad URL or
@@ -72,7 +72,8 @@ typedef void (*vane_store_raw_cb)(void *arg, int status, void *reply);
 int vane_state_store_command(vane_state_store_t *st, int argc, const char **argv,
                              const size_t *argvlen, vane_store_raw_cb cb, void *arg);
 
-/* Observe every command's round trip (seconds) into h (borrowed; NULL to stop). */
+/* Observe commands' round trips (seconds; 1 command in 8 is timed) into h (borrowed; NULL to
+ * stop). */
 struct vane_histogram;
 void vane_state_store_set_rtt_histogram(vane_state_store_t *st, struct vane_histogram *h);
 

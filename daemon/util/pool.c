@@ -7,6 +7,9 @@
 
 #define CHUNK_MIN VANE_BIGMEM_HUGE
 #define CHUNK_MAX ((size_t)64 << 20)
+/* A spare is at most this big: it may sit unused (the pool stopped growing), and a pool fed
+ * spares grows in chunks of this size. */
+#define SPARE_MAX ((size_t)16 << 20)
 
 struct vane_pool_chunk {
     vane_pool_chunk_t *next;
@@ -26,6 +29,8 @@ void vane_pool_destroy(vane_pool_t *pool)
         next = c->next;
         vane_bigmem_free(c, c->size);
     }
+    if (pool->spare)
+        vane_bigmem_free(pool->spare, pool->spare_size);
     vane_pool_init(pool);
 }
 
@@ -60,13 +65,19 @@ static unsigned smallest_free(const vane_pool_t *pool, unsigned units)
     return 0;
 }
 
-/* Map a chunk of size bytes and carve from it from now on; the previous chunk's unused tail
- * becomes free blocks. */
-static int add_chunk(vane_pool_t *pool, size_t size)
+/* Map a chunk of size bytes (or take the spare, when it has at least min) and carve from it
+ * from now on; the previous chunk's unused tail becomes free blocks. */
+static int add_chunk(vane_pool_t *pool, size_t size, size_t min)
 {
-    vane_pool_chunk_t *nc = vane_bigmem_alloc(size);
-    if (!nc)
+    vane_pool_chunk_t *nc;
+    if (pool->spare && pool->spare_size >= min) {
+        nc = pool->spare;
+        size = pool->spare_size;
+        pool->spare = NULL;
+        pool->spare_size = 0;
+    } else if (!(nc = vane_bigmem_alloc(size))) {
         return VANE_ENOMEM;
+    }
     vane_pool_chunk_t *c = pool->chunks;
     if (c) {
         size_t left = c->size - sizeof *c - c->used;
@@ -89,6 +100,32 @@ static int add_chunk(vane_pool_t *pool, size_t size)
     return VANE_OK;
 }
 
+/* The size of the chunk to map after c (NULL: the first). */
+static size_t next_chunk_size(const vane_pool_chunk_t *c)
+{
+    size_t size = c ? c->size * 2 : CHUNK_MIN;
+    return size > CHUNK_MAX ? CHUNK_MAX : size;
+}
+
+size_t vane_pool_spare_want(const vane_pool_t *pool)
+{
+    const vane_pool_chunk_t *c = pool->chunks;
+    if (pool->spare || (c && (c->size - sizeof *c - c->used) * 4 > c->size))
+        return 0;
+    size_t size = next_chunk_size(c);
+    return size < SPARE_MAX ? size : SPARE_MAX;
+}
+
+void vane_pool_spare_give(vane_pool_t *pool, void *mem, size_t size)
+{
+    if (pool->spare || size < CHUNK_MIN) {
+        vane_bigmem_free(mem, size);
+        return;
+    }
+    pool->spare = mem;
+    pool->spare_size = size;
+}
+
 uint8_t *vane_pool_get(vane_pool_t *pool, unsigned units)
 {
     VANE_ASSERT(units >= 1 && units <= VANE_POOL_MAX_UNITS);
@@ -102,10 +139,7 @@ uint8_t *vane_pool_get(vane_pool_t *pool, unsigned units)
     size_t need = (size_t)units * VANE_POOL_UNIT;
     vane_pool_chunk_t *c = pool->chunks;
     if (!c || c->size - sizeof *c - c->used < need) {
-        size_t size = c ? c->size * 2 : CHUNK_MIN;
-        if (size > CHUNK_MAX)
-            size = CHUNK_MAX;
-        if (add_chunk(pool, size) != VANE_OK)
+        if (add_chunk(pool, next_chunk_size(c), sizeof *c + need) != VANE_OK)
             return NULL;
         c = pool->chunks;
     }
@@ -121,7 +155,7 @@ int vane_pool_reserve(vane_pool_t *pool, size_t bytes)
     if (c && c->size - sizeof *c - c->used >= bytes)
         return VANE_OK;
     size_t size = (sizeof *c + bytes + CHUNK_MIN - 1) / CHUNK_MIN * CHUNK_MIN;
-    return add_chunk(pool, size);
+    return add_chunk(pool, size, size);
 }
 
 void vane_pool_put(vane_pool_t *pool, uint8_t *blk, unsigned units)

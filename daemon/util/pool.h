@@ -9,6 +9,8 @@
  * values that shrank serve smaller ones instead of lying idle (there is no coalescing: blocks
  * freed by values that grew serve only values of their size or smaller). A warm pool recycles
  * blocks without allocating; chunk memory goes back to the OS only when the pool is freed.
+ * The next chunk can be prepared on another thread (vane_pool_spare_want / _give), so that the
+ * kernel zeroes its pages there rather than on the thread carving blocks.
  *
  * Blocks are 16-byte aligned. The caller remembers each block's size in units and passes it
  * back to vane_pool_put. Owned by the caller: vane_pool_init / vane_pool_destroy, not
@@ -32,6 +34,8 @@ typedef struct vane_pool {
     vane_pool_chunk_t *chunks;                          /* owned; newest first */
     size_t chunk_bytes;                                 /* bytes of chunks mapped */
     size_t carved_bytes; /* bytes of chunks made into blocks (in use or free): the part touched */
+    void *spare;         /* owned; the next chunk's memory, given by vane_pool_spare_give */
+    size_t spare_size;
 } vane_pool_t;
 
 /* An empty pool (no memory until the first block). */
@@ -52,5 +56,14 @@ uint8_t *vane_pool_get(vane_pool_t *pool, unsigned units);
 int vane_pool_reserve(vane_pool_t *pool, size_t bytes);
 /* Give back a block of `units` units from vane_pool_get. */
 void vane_pool_put(vane_pool_t *pool, uint8_t *blk, unsigned units);
+
+/* The size of the chunk the pool would map next (at most 16 MiB), when it wants one prepared
+ * now: it holds no spare and at most a quarter of the current chunk is left (or there is
+ * none). 0 otherwise. A pool that stops growing there keeps its spare unused. */
+size_t vane_pool_spare_want(const vane_pool_t *pool);
+/* Hand the pool mem, size bytes from vane_bigmem_alloc (zeroed; typically faulted in with
+ * vane_bigmem_populate on another thread): its next chunk, when it needs one of at most that
+ * size. The pool owns mem from now on (it unmaps it at once when it holds a spare already). */
+void vane_pool_spare_give(vane_pool_t *pool, void *mem, size_t size);
 
 #endif

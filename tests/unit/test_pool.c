@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "util/bigmem.h"
 #include "util/pool.h"
 
 /* Blocks are distinct, 16-byte aligned, hold their bytes, and a freed block of a size serves
@@ -139,6 +140,66 @@ static void test_pool_random_against_model(void **state)
     vane_pool_destroy(&p);
 }
 
+/* The spare: wanted at first and once at most a quarter of the current chunk is left, not
+ * while one is held; the next chunk is the spare (blocks are carved from its memory), a second
+ * spare given meanwhile is dropped, and a reservation takes the spare only when it is big
+ * enough. */
+static void test_pool_spare_chunk(void **state)
+{
+    (void)state;
+    const size_t two = (size_t)2 << 20;
+    vane_pool_t p;
+    vane_pool_init(&p);
+    assert_int_equal(vane_pool_spare_want(&p), two);
+    uint8_t *spare = vane_bigmem_alloc(two);
+    assert_non_null(spare);
+    vane_pool_spare_give(&p, spare, two);
+    assert_int_equal(vane_pool_spare_want(&p), 0);
+    uint8_t *extra = vane_bigmem_alloc(two);
+    assert_non_null(extra);
+    vane_pool_spare_give(&p, extra, two); /* one is held: this one is unmapped */
+    assert_ptr_equal(p.spare, spare);
+    uint8_t *b = vane_pool_get(&p, 4);
+    assert_true(b >= spare && b < spare + two);
+    assert_null(p.spare);
+    assert_int_equal(p.chunk_bytes, two);
+    assert_int_equal(vane_pool_spare_want(&p), 0); /* nearly all of the chunk is left */
+    /* Carve: the next size (4 MiB) is wanted once at most a quarter is left, not before. */
+    while (vane_pool_spare_want(&p) == 0) {
+        assert_true(p.carved_bytes * 4 < 3 * two);
+        assert_non_null(vane_pool_get(&p, VANE_POOL_MAX_UNITS));
+    }
+    assert_true(p.carved_bytes * 4 >= 3 * two - 4 * 4096);
+    assert_int_equal(p.chunk_bytes, two);
+    assert_int_equal(vane_pool_spare_want(&p), 2 * two);
+    /* A spare too small for a reservation is left for later. */
+    uint8_t *small = vane_bigmem_alloc(two);
+    assert_non_null(small);
+    vane_pool_spare_give(&p, small, two);
+    assert_int_equal(vane_pool_reserve(&p, 3 * two), 0);
+    assert_ptr_equal(p.spare, small);
+    vane_pool_destroy(&p); /* unmaps the spare too */
+    assert_null(p.spare);
+
+    /* Fed a spare whenever it wants one (as the daemon's worker does), a growing pool maps no
+     * chunk itself, and no spare exceeds 16 MiB. */
+    vane_pool_init(&p);
+    size_t given = 0;
+    while (p.carved_bytes < ((size_t)80 << 20)) {
+        size_t want = vane_pool_spare_want(&p);
+        if (want) {
+            assert_true(want <= ((size_t)16 << 20));
+            void *m = vane_bigmem_alloc(want);
+            assert_non_null(m);
+            vane_pool_spare_give(&p, m, want);
+            given += want;
+        }
+        assert_non_null(vane_pool_get(&p, VANE_POOL_MAX_UNITS));
+    }
+    assert_int_equal(p.chunk_bytes + p.spare_size, given);
+    vane_pool_destroy(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_pool_splits_larger_free_blocks),
         cmocka_unit_test(test_pool_chunk_tail_is_kept),
         cmocka_unit_test(test_pool_random_against_model),
+        cmocka_unit_test(test_pool_spare_chunk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
