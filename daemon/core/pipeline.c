@@ -878,11 +878,22 @@ static void scan_timers(vane_pipeline_t *pl, int64_t now)
     }
 }
 
-/* Every message produced in epoch x is acknowledged. Epochs in flight span less than the ring
- * (maybe_flush waits otherwise), so x's slot is x's alone while x >= acked_floor. */
-static bool epoch_acked(const vane_pipeline_t *pl, uint64_t x)
+/* Move acked_floor past every fully acknowledged epoch at its front. Epochs in flight span
+ * less than the ring (maybe_flush waits otherwise), so x's slot is x's alone while
+ * x >= acked_floor. */
+static void advance_acked_floor(vane_pipeline_t *pl)
 {
-    return x < pl->acked_floor || pl->outstanding[x % EPOCH_RING] == 0;
+    while (pl->acked_floor < pl->open_epoch && pl->outstanding[pl->acked_floor % EPOCH_RING] == 0)
+        pl->acked_floor++;
+}
+
+/* Every message produced in epoch x and in every epoch before it is acknowledged. Not x's
+ * count alone: an entry's alert_epoch names only its newest alert, and while it waits in a
+ * sliced write-back an older alert of an earlier epoch may still be unacknowledged. */
+static bool acked_through(vane_pipeline_t *pl, uint64_t x)
+{
+    advance_acked_floor(pl);
+    return x < pl->acked_floor;
 }
 
 /* e's write-back is held: this flush must not commit its partition's offset past e's oldest
@@ -968,7 +979,7 @@ static void flush_walk(vane_pipeline_t *pl)
             index_timer(pl, e);
             continue;
         }
-        if (e->alert_epoch && !epoch_acked(pl, e->alert_epoch - 1)) {
+        if (e->alert_epoch && !acked_through(pl, e->alert_epoch - 1)) {
             /* Written now, the state would say "applied" for an event whose alert Kafka may
              * still lose: a crash before the acknowledgement and the replay would skip the
              * event without alerting again. It waits for a later write-back. */
@@ -999,14 +1010,14 @@ static void flush_walk(vane_pipeline_t *pl)
 
 static void check_flush_done(vane_pipeline_t *pl)
 {
-    if (!pl->flushing)
+    /* Closing: the stores and the source are gone (close_all), late replies change nothing. */
+    if (!pl->flushing || pl->state == RUN_CLOSING)
         return;
     if (pl->flush_list && pl->flush_pending <= pl->flush_inflight_max / 2)
         flush_walk(pl);
     if (pl->flush_list || pl->flush_pending > 0)
         return;
-    while (pl->acked_floor < pl->open_epoch && pl->outstanding[pl->acked_floor % EPOCH_RING] == 0)
-        pl->acked_floor++;
+    advance_acked_floor(pl);
     if (pl->acked_floor <= pl->flush_epoch)
         return; /* alerts of this epoch still unacknowledged: on_delivered calls again */
     pl->flushing = false;

@@ -53,8 +53,10 @@ metric_sum() {
         awk -v s="$1" 'index($0, s " ") == 1 || index($0, s "{") == 1 { n += $2 } END { print n + 0 }'
 }
 metric_at_least() { (($(metric_sum "$1") >= $2)); }
+# One write-back command in flight at a time: the held and the written states are issued in
+# separate slices, with alerts acknowledged (or not) in between.
 vt_start_vane run "${RUN_ARGS[@]}" --redis.flush_interval_ms 60000 --redis.pipeline_max 3 \
-    --http "127.0.0.1:$HTTP_PORT"
+    --redis.writeback_inflight 1 --http "127.0.0.1:$HTTP_PORT"
 vt_wait_until 30 "the instance to be assigned its partitions" grep -q "assigned 16 partition" \
     "$VT_DIR/run.log"
 produce X "$(survey X-1 0 2)"
