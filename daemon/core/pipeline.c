@@ -529,12 +529,13 @@ static void prefault_done(uv_work_t *w, int status)
     vane_pipeline_t *pl = w->data;
     (void)status; /* cancelled at shutdown: no memory */
     pl->prefault_busy = false;
-    if (pl->prefault_mem) { /* also at shutdown: the cache frees it with the others */
-        if (pl->prefault_pool_bytes)
-            vane_cache_pool_give(pl->cache, pl->prefault_mem, pl->prefault_pool_bytes);
-        else
-            vane_cache_slab_give(pl->cache, pl->prefault_mem);
-    }
+    if (!pl->prefault_mem)
+        return; /* cancelled, or the mapping failed: the next batch asks again, not this turn */
+    /* Also at shutdown: the cache frees it with the others. */
+    if (pl->prefault_pool_bytes)
+        vane_cache_pool_give(pl->cache, pl->prefault_mem, pl->prefault_pool_bytes);
+    else
+        vane_cache_slab_give(pl->cache, pl->prefault_mem);
     pl->prefault_mem = NULL;
     maybe_prefault(pl);
 }
