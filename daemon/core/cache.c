@@ -209,13 +209,18 @@ static int rehash(vane_cache_t *c)
     return VANE_OK;
 }
 
+/* bytes of fresh memory with every page faulted in (for a worker thread to pay the zeroing). */
+static void *map_faulted(size_t bytes)
+{
+    void *p = vane_bigmem_alloc(bytes);
+    if (p)
+        vane_bigmem_populate(p, bytes);
+    return p;
+}
+
 void *vane_cache_slab_new(void)
 {
-    slab_t *s = vane_bigmem_alloc(SLAB_BYTES);
-    if (!s)
-        return NULL;
-    vane_bigmem_populate(s, SLAB_BYTES);
-    return s;
+    return map_faulted(SLAB_BYTES);
 }
 
 void vane_cache_slab_give(vane_cache_t *c, void *slab)
@@ -239,10 +244,7 @@ size_t vane_cache_pool_want(const vane_cache_t *c)
 
 void *vane_cache_pool_chunk_new(size_t bytes)
 {
-    void *p = vane_bigmem_alloc(bytes);
-    if (p)
-        vane_bigmem_populate(p, bytes);
-    return p;
+    return map_faulted(bytes);
 }
 
 void vane_cache_pool_give(vane_cache_t *c, void *chunk, size_t bytes)

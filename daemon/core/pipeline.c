@@ -1104,9 +1104,7 @@ static void on_assign(void *arg, const rd_kafka_topic_partition_list_t *parts)
         pl->state = RUN_RUNNING;
 }
 
-/* A lost revoke: drop the unwritten changes of the revoked partitions' states (the new owner
- * applies those events again from the committed offsets). Written later, they could overwrite
- * newer states the new owner wrote; the entries are clean afterwards, so they are evicted. */
+/* Forget e's unwritten changes when its partition is being revoked; true when it did. */
 static bool drop_if_revoked(vane_pipeline_t *pl, vane_cache_entry_t *e)
 {
     int32_t p = e->partition;
@@ -1120,6 +1118,9 @@ static bool drop_if_revoked(vane_pipeline_t *pl, vane_cache_entry_t *e)
     return true;
 }
 
+/* A lost revoke: drop the unwritten changes of the revoked partitions' states (the new owner
+ * applies those events again from the committed offsets). Written later, they could overwrite
+ * newer states the new owner wrote; the entries are clean afterwards, so they are evicted. */
 static void drop_revoked_changes(vane_pipeline_t *pl)
 {
     vane_cache_entry_t *list = vane_cache_take_dirty(pl->cache), *e;
@@ -1530,7 +1531,8 @@ int vane_pipeline_run(const vane_pipeline_opts_t *opts)
     }
     the_pipeline = pl;
     pl->opts = opts;
-    pl->flush_inflight_max = opts->flush_inflight_max ? opts->flush_inflight_max : 16384;
+    pl->flush_inflight_max =
+        opts->flush_inflight_max ? opts->flush_inflight_max : VANE_PIPELINE_FLUSH_INFLIGHT;
     int rc = 1;
     char err[512] = "";
 

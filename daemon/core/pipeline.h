@@ -31,6 +31,10 @@
 
 typedef struct vane_pipeline vane_pipeline_t;
 
+/* Write-back commands in flight at most when opts do not say (config redis.writeback_inflight
+ * has the same default). */
+#define VANE_PIPELINE_FLUSH_INFLIGHT 16384
+
 typedef struct vane_pipeline_opts {
     vane_kafka_source_opts_t source;
     vane_alert_sink_opts_t sink;
@@ -40,7 +44,7 @@ typedef struct vane_pipeline_opts {
     size_t cache_max;            /* customer states kept in memory */
     int flush_interval_ms;       /* write-back period while states are dirty */
     size_t flush_max_dirty;      /* flush at once when this many states are dirty */
-    uint32_t flush_inflight_max; /* write-back commands in flight at most (0: 16384) */
+    uint32_t flush_inflight_max; /* write-back commands in flight at most (0: the default) */
     size_t max_waiting;          /* messages waiting for state loads before pausing */
     size_t max_outstanding;      /* unacknowledged alerts before pausing */
     int64_t max_future_ms;       /* reject events this far ahead of the wall clock */
