@@ -20,6 +20,7 @@
 #include "io/http.h"
 
 #include <hiredis/hiredis.h>
+#include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -761,7 +762,7 @@ static void index_send(vane_pipeline_t *pl)
         size_t argc = 2 + (rem ? n : 2 * n);
         const char **argv = malloc(argc * sizeof *argv);
         size_t *lens = malloc(argc * sizeof *lens);
-        char *scores = rem ? NULL : malloc(n * 24);
+        char *scores = rem ? NULL : malloc(n * VANE_BUF_I64_MAX);
         index_batch_t *ib = malloc(sizeof *ib + n * sizeof ib->e[0]);
         char key[128];
         bool sent = false;
@@ -774,8 +775,8 @@ static void index_send(vane_pipeline_t *pl)
             for (size_t x = 0; x < n; x++) {
                 vane_cache_entry_t *e = pl->iops[i + x].e;
                 if (!rem) {
-                    char *sc = scores + x * 24;
-                    lens[k] = (size_t)snprintf(sc, 24, "%lld", (long long)pl->iops[i + x].due);
+                    char *sc = scores + x * VANE_BUF_I64_MAX;
+                    lens[k] = vane_buf_fmt_i64(sc, pl->iops[i + x].due);
                     argv[k++] = sc;
                 }
                 argv[k] = e->id;

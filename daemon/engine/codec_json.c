@@ -1295,7 +1295,7 @@ static void j_i64(jout_t *o, const char *k, int64_t v)
 {
     j_key(o, k);
     if (!o->rc)
-        o->rc = vane_buf_printf(o->b, "%" PRId64, v);
+        o->rc = vane_buf_i64(o->b, v);
 }
 
 /* An enum: its name, omitted when unspecified; a number when out of the name table. */

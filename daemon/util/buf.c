@@ -113,6 +113,28 @@ int vane_buf_json_str(vane_buf_t *b, const char *s, size_t n)
     return vane_buf_putc(b, '"');
 }
 
+size_t vane_buf_fmt_i64(char *dst, int64_t v)
+{
+    /* The magnitude as unsigned, so INT64_MIN has one too. */
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    char tmp[VANE_BUF_I64_MAX];
+    size_t k = sizeof tmp;
+    do {
+        tmp[--k] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--k] = '-';
+    memcpy(dst, tmp + k, sizeof tmp - k);
+    return sizeof tmp - k;
+}
+
+int vane_buf_i64(vane_buf_t *b, int64_t v)
+{
+    char tmp[VANE_BUF_I64_MAX];
+    return vane_buf_append(b, tmp, vane_buf_fmt_i64(tmp, v));
+}
+
 int vane_buf_varint(vane_buf_t *b, uint64_t v)
 {
     char tmp[10];

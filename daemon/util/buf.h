@@ -32,6 +32,13 @@ int vane_buf_puts(vane_buf_t *b, const char *s);
 int vane_buf_printf(vane_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append s as a JSON string literal, quotes included, escaping as RFC 8259 requires. */
 int vane_buf_json_str(vane_buf_t *b, const char *s, size_t n);
+/* Write v in decimal at dst (VANE_BUF_I64_MAX bytes at least; no NUL); returns the length.
+ * What snprintf("%lld") prints, at a small fraction of its cost (the write-back formats one
+ * score per customer). */
+#define VANE_BUF_I64_MAX 20
+size_t vane_buf_fmt_i64(char *dst, int64_t v);
+/* Append v in decimal. */
+int vane_buf_i64(vane_buf_t *b, int64_t v);
 /* Append an unsigned LEB128 varint (the protobuf length-delimited framing). */
 int vane_buf_varint(vane_buf_t *b, uint64_t v);
 static inline void vane_buf_reset(vane_buf_t *b)
