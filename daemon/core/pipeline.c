@@ -92,6 +92,7 @@ struct vane_pipeline {
     /* The write-back's entries not yet issued (taken from the dirty list, linked through
      * dirty_next, still dirty = 1); issued a slice at a time (see flush_walk). */
     vane_cache_entry_t *flush_list;
+    size_t flush_left; /* entries on flush_list */
     uint32_t flush_inflight_max; /* opts->flush_inflight_max, or its default */
     uint64_t flush_started_ns;
     int64_t *snap;      /* per partition: applied offset at flush start, -1 none (owned) */
@@ -948,6 +949,7 @@ static void maybe_flush(vane_pipeline_t *pl, bool force)
     pl->flush_epoch = pl->open_epoch++;
     pl->flush_started_ns = uv_hrtime();
     pl->stats.flushes++;
+    pl->flush_left = vane_cache_dirty_count(pl->cache);
     pl->flush_list = vane_cache_take_dirty(pl->cache);
     flush_walk(pl);
     check_flush_done(pl);
@@ -969,6 +971,7 @@ static void flush_walk(vane_pipeline_t *pl)
         vane_cache_prefetch(pl->flush_list);
     while (pl->flush_pending < pl->flush_inflight_max &&
            (e = vane_cache_pop_dirty(&pl->flush_list))) {
+        pl->flush_left--;
         vane_cache_entry_t *list = pl->flush_list;
         /* The list is scattered over the cache's memory: while e is written, load the next
          * entry's packed state and the entry after it (each fetched one step earlier). */
@@ -1008,6 +1011,13 @@ static void flush_walk(vane_pipeline_t *pl)
         }
     }
     index_send(pl);
+}
+
+/* States changed and not written yet: dirty, or waiting in the write-back's slices (what the
+ * vane_dirty_states gauge and the logs report; the cache counts only the former). */
+static size_t unwritten_states(const vane_pipeline_t *pl)
+{
+    return vane_cache_dirty_count(pl->cache) + pl->flush_left;
 }
 
 static void check_flush_done(vane_pipeline_t *pl)
@@ -1131,12 +1141,14 @@ static void drop_revoked_changes(vane_pipeline_t *pl)
     }
     /* The same for those a write-back in progress has yet to issue. */
     vane_cache_entry_t *keep = NULL, **tail = &keep;
+    pl->flush_left = 0;
     while ((e = vane_cache_pop_dirty(&pl->flush_list))) {
         if (drop_if_revoked(pl, e))
             continue;
         e->dirty = 1; /* still the write-back's */
         *tail = e;
         tail = &e->dirty_next;
+        pl->flush_left++;
     }
     *tail = NULL;
     pl->flush_list = keep; /* a list left means commands in flight: their replies go on */
@@ -1320,7 +1332,7 @@ static void metrics_cb(uv_timer_t *t)
     *pl->m.cache_hits = pl->stats.cache_hits;
     *pl->m.cache_misses = pl->stats.cache_misses;
     *pl->m.cache_evictions = pl->stats.cache_evictions;
-    *pl->m.dirty_states = (double)vane_cache_dirty_count(pl->cache);
+    *pl->m.dirty_states = (double)unwritten_states(pl);
     vane_cache_mem_t cm;
     vane_cache_mem(pl->cache, &cm);
     *pl->m.cache_customers = (double)vane_cache_count(pl->cache);
@@ -1400,7 +1412,7 @@ static void house_cb(uv_timer_t *t)
                  (unsigned long long)(pl->stats.consumed - pl->stats.decoded -
                                       pl->stats.dropped_revoked),
                  (unsigned long long)pl->stats.alerts, vane_cache_count(pl->cache),
-                 vane_cache_dirty_count(pl->cache), pl->waiting,
+                 unwritten_states(pl), pl->waiting,
                  (unsigned long long)pl->stats.states_written);
     }
 }
@@ -1441,7 +1453,7 @@ static void grace_cb(uv_timer_t *t)
     VANE_LOG(VANE_LOG_ERROR, "main",
              "shutdown grace period expired with %zu dirty state(s), %zu waiting message(s) and "
              "%llu unacknowledged alert(s); offsets of unfinished work are not committed",
-             vane_cache_dirty_count(pl->cache), pl->waiting,
+             unwritten_states(pl), pl->waiting,
              (unsigned long long)pl->outstanding_total);
     pl->exit_code = 1;
     close_all(pl);
