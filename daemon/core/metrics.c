@@ -489,7 +489,8 @@ int vane_metrics_std_init(vane_metrics_t *reg, vane_metrics_std_t *std, const ch
            VANE_METRIC_COUNTER, "Customer states evicted from the in-memory cache.", NULL, 0);
     SIMPLE(std->dirty_states, vane_metrics_gauge, "vane_dirty_states", VANE_METRIC_GAUGE,
            "Customer states changed in memory and not yet written to Redis (waiting for the next "
-           "write-back, or in the current one's queue of commands not yet sent).", NULL, 0);
+           "write-back, or in the current one's queue of commands not yet sent).",
+           NULL, 0);
     SIMPLE(std->cache_customers, vane_metrics_gauge, "vane_cache_customers", VANE_METRIC_GAUGE,
            "Customer states held in memory (redis.cache_max_customers is the limit; dirty and "
            "loading states can exceed it until written).",

@@ -92,7 +92,7 @@ struct vane_pipeline {
     /* The write-back's entries not yet issued (taken from the dirty list, linked through
      * dirty_next, still dirty = 1); issued a slice at a time (see flush_walk). */
     vane_cache_entry_t *flush_list;
-    size_t flush_left; /* entries on flush_list */
+    size_t flush_left;           /* entries on flush_list */
     uint32_t flush_inflight_max; /* opts->flush_inflight_max, or its default */
     uint64_t flush_started_ns;
     int64_t *snap;      /* per partition: applied offset at flush start, -1 none (owned) */
@@ -1412,8 +1412,7 @@ static void house_cb(uv_timer_t *t)
                  (unsigned long long)(pl->stats.consumed - pl->stats.decoded -
                                       pl->stats.dropped_revoked),
                  (unsigned long long)pl->stats.alerts, vane_cache_count(pl->cache),
-                 unwritten_states(pl), pl->waiting,
-                 (unsigned long long)pl->stats.states_written);
+                 unwritten_states(pl), pl->waiting, (unsigned long long)pl->stats.states_written);
     }
 }
 
@@ -1453,8 +1452,7 @@ static void grace_cb(uv_timer_t *t)
     VANE_LOG(VANE_LOG_ERROR, "main",
              "shutdown grace period expired with %zu dirty state(s), %zu waiting message(s) and "
              "%llu unacknowledged alert(s); offsets of unfinished work are not committed",
-             unwritten_states(pl), pl->waiting,
-             (unsigned long long)pl->outstanding_total);
+             unwritten_states(pl), pl->waiting, (unsigned long long)pl->outstanding_total);
     pl->exit_code = 1;
     close_all(pl);
 }
