@@ -109,6 +109,12 @@ struct vane_pipeline {
     bool paused_writes;  /* writes_failing with the store up: -OOM, -READONLY, ... */
     bool store_up;
     bool loads_to_retry; /* a GET failed; house_cb retries failed loads while the store is up */
+    /* Entries whose state load failed, to be loaded again (owned array of the cache's entries:
+     * a LOADING entry is never evicted, and each retry empties the array). A failed append sets
+     * failed_overflow and the next retry walks the whole cache instead. */
+    vane_cache_entry_t **failed_loads;
+    size_t nfailed, failed_cap;
+    bool failed_overflow;
 
     uv_timer_t flush_timer;
     /* A worker thread faults in the cache's next slab before it is needed (cache.h), so the
@@ -382,11 +388,28 @@ static void apply(vane_pipeline_t *pl, vane_cache_entry_t *e, const vane_event_t
 
 static void on_state_loaded(void *arg, int status, const char *bytes, size_t len);
 
+/* Remember e for retry_failed_loads (a load failure is rare: the array grows only then). */
+static void note_failed_load(vane_pipeline_t *pl, vane_cache_entry_t *e)
+{
+    e->load_failed = 1;
+    if (pl->nfailed == pl->failed_cap) {
+        size_t cap = pl->failed_cap ? pl->failed_cap * 2 : 64;
+        vane_cache_entry_t **a = realloc(pl->failed_loads, cap * sizeof *a);
+        if (!a) {
+            pl->failed_overflow = true;
+            return;
+        }
+        pl->failed_loads = a;
+        pl->failed_cap = cap;
+    }
+    pl->failed_loads[pl->nfailed++] = e;
+}
+
 static void issue_load(vane_pipeline_t *pl, vane_cache_entry_t *e)
 {
     e->load_failed = 0;
     if (vane_state_store_get(pl->rstore, e->id, on_state_loaded, e) != VANE_OK) {
-        e->load_failed = 1; /* retried when Redis is back */
+        note_failed_load(pl, e); /* retried when Redis is back */
         return;
     }
     e->pins++;
@@ -420,7 +443,7 @@ static void on_state_loaded(void *arg, int status, const char *bytes, size_t len
         /* Down: reloaded when the store is back (store_state_changed). Up: Redis refused this
          * GET with an error reply (-WRONGTYPE, -BUSY, ...); house_cb retries it every second,
          * so the customer's events wait, logged, instead of being stuck until a reconnect. */
-        e->load_failed = 1;
+        note_failed_load(pl, e);
         pl->loads_to_retry = true;
         return;
     }
@@ -1244,6 +1267,25 @@ static void retry_load_cb(vane_cache_entry_t *e, void *arg)
         issue_load(pl, e);
 }
 
+/* Issue the failed loads again: those noted, or every one in the cache after a note was lost.
+ * Cost O(failed loads), not O(cache): a key that keeps failing (-WRONGTYPE) is retried every
+ * second, and walking 500,000 entries for it stalled the loop ~20 ms each time. */
+static void retry_failed_loads(vane_pipeline_t *pl)
+{
+    vane_cache_entry_t **list = pl->failed_loads;
+    size_t n = pl->nfailed;
+    bool all = pl->failed_overflow;
+    pl->failed_loads = NULL; /* failures during the retry start a new array */
+    pl->nfailed = pl->failed_cap = 0;
+    pl->failed_overflow = false;
+    if (all)
+        vane_cache_foreach(pl->cache, retry_load_cb, pl);
+    else
+        for (size_t i = 0; i < n; i++)
+            retry_load_cb(list[i], pl);
+    free(list);
+}
+
 static void store_state_changed(vane_pipeline_t *pl, const char *why)
 {
     if (pl->state == RUN_CLOSING) /* the stores are being closed: a late "up" changes nothing */
@@ -1254,7 +1296,7 @@ static void store_state_changed(vane_pipeline_t *pl, const char *why)
     pl->store_up = up;
     if (up) {
         pl->writes_failing = false; /* failed with the connection; the next flush will tell */
-        vane_cache_foreach(pl->cache, retry_load_cb, pl);
+        retry_failed_loads(pl);
         maybe_flush(pl, true);
     } else {
         VANE_LOG(VANE_LOG_WARN, "redis", "state store unavailable (%s): pausing consumption", why);
@@ -1391,7 +1433,7 @@ static void house_cb(uv_timer_t *t)
     maybe_flush(pl, false); /* offsets may have advanced without any dirty state */
     if (pl->loads_to_retry && pl->store_up) {
         pl->loads_to_retry = false;
-        vane_cache_foreach(pl->cache, retry_load_cb, pl);
+        retry_failed_loads(pl);
     }
     update_pause(pl); /* a refused write-back pauses even when no batch arrives */
     scan_timers(pl, now);
@@ -1688,6 +1730,7 @@ out:
     vane_ruleset_free(pl->rs);
     vane_buf_free(&pl->statebuf);
     free(pl->iops);
+    free(pl->failed_loads);
     free(pl->iops_sorted);
     vane_buf_free(&pl->metrics_buf);
     vane_metrics_free(pl->reg);
