@@ -31,11 +31,7 @@ struct vane_alert_sink {
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    vane_log_level_t l = level <= 3   ? VANE_LOG_ERROR
-                         : level == 4 ? VANE_LOG_WARN
-                         : level <= 6 ? VANE_LOG_INFO
-                                      : VANE_LOG_DEBUG;
-    VANE_LOG(l, "kafka", "producer %s: %s", fac, buf);
+    VANE_LOG(vane_log_level_of_syslog(level), "kafka", "producer %s: %s", fac, buf);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)

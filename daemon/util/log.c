@@ -54,6 +54,14 @@ int vane_log_level_parse(const char *s, vane_log_level_t *out)
     return VANE_EINVAL;
 }
 
+vane_log_level_t vane_log_level_of_syslog(int severity)
+{
+    return severity <= 3   ? VANE_LOG_ERROR
+           : severity == 4 ? VANE_LOG_WARN
+           : severity <= 6 ? VANE_LOG_INFO
+                           : VANE_LOG_DEBUG;
+}
+
 int vane_log_format_parse(const char *s, vane_log_format_t *out)
 {
     if (strcasecmp(s, "auto") == 0)

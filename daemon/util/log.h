@@ -38,6 +38,8 @@ void vane_log_setup(vane_log_level_t level, vane_log_format_t format, int suppre
 /* Parse "debug|info|warn|error|off"; returns 0 or VANE_EINVAL. */
 int vane_log_level_parse(const char *s, vane_log_level_t *out);
 int vane_log_format_parse(const char *s, vane_log_format_t *out);
+/* vane's level for a syslog severity (0 emerg .. 7 debug), as librdkafka's log callback gives. */
+vane_log_level_t vane_log_level_of_syslog(int severity);
 
 /* Customer ids in logs. Banks treat the id as personal data, so logs carry a masked form by
  * default (log.mask_customer_ids): ids of 8 or more characters keep their first 2 and last 2

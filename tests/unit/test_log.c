@@ -147,6 +147,17 @@ static void test_repeat_suppression(void **state)
     free(out);
 }
 
+/* librdkafka's syslog severities: 0-3 errors, 4 warnings, 5-6 info (notice, info), 7 debug. */
+static void test_level_of_syslog(void **state)
+{
+    (void)state;
+    static const vane_log_level_t want[8] = {VANE_LOG_ERROR, VANE_LOG_ERROR, VANE_LOG_ERROR,
+                                             VANE_LOG_ERROR, VANE_LOG_WARN,  VANE_LOG_INFO,
+                                             VANE_LOG_INFO,  VANE_LOG_DEBUG};
+    for (int sev = 0; sev < 8; sev++)
+        assert_int_equal(vane_log_level_of_syslog(sev), want[sev]);
+}
+
 static void test_customer_id_masking(void **state)
 {
     (void)state;
@@ -181,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_json_line_escaping),
         cmocka_unit_test(test_repeat_suppression),
         cmocka_unit_test(test_customer_id_masking),
+        cmocka_unit_test(test_level_of_syslog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
