@@ -244,15 +244,8 @@ static void req_dequeue(vane_state_store_t *st, req_t *r)
 /* Write "<c><n>\r\n" at p; returns the end. */
 static char *put_header(char *p, char c, size_t n)
 {
-    char digits[24];
-    int k = 0;
-    do {
-        digits[k++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n);
     *p++ = c;
-    while (k)
-        *p++ = digits[--k];
+    p += vane_buf_fmt_i64(p, (int64_t)n); /* lengths and counts: far below INT64_MAX */
     *p++ = '\r';
     *p++ = '\n';
     return p;
