@@ -55,6 +55,7 @@ struct vane_cache {
     vane_cache_msg_t *free_msgs;
     vane_cache_entry_t *lru_head, *lru_tail;
     vane_cache_entry_t *dirty_head;
+    vane_cache_entry_t *failed_head; /* failed loads, linked through dirty_next */
     size_t nslabs;
     /* Hot set: line i holds the full state of hot_e[i] (NULL = empty). */
     vane_state_t *hot;
@@ -553,6 +554,7 @@ void vane_cache_mark_dirty(vane_cache_t *c, vane_cache_entry_t *e)
 {
     if (e->dirty)
         return;
+    VANE_ASSERT(e->status == VANE_CACHE_READY); /* dirty_next may be the failed-load link */
     e->dirty = 1;
     e->dirty_next = c->dirty_head;
     c->dirty_head = e;
@@ -564,6 +566,23 @@ vane_cache_entry_t *vane_cache_take_dirty(vane_cache_t *c)
     vane_cache_entry_t *head = c->dirty_head;
     c->dirty_head = NULL;
     c->ndirty = 0;
+    return head;
+}
+
+void vane_cache_note_failed_load(vane_cache_t *c, vane_cache_entry_t *e)
+{
+    VANE_ASSERT(e->status == VANE_CACHE_LOADING && !e->dirty);
+    if (e->load_failed)
+        return;
+    e->load_failed = 1;
+    e->dirty_next = c->failed_head;
+    c->failed_head = e;
+}
+
+vane_cache_entry_t *vane_cache_take_failed_loads(vane_cache_t *c)
+{
+    vane_cache_entry_t *head = c->failed_head;
+    c->failed_head = NULL;
     return head;
 }
 
@@ -614,13 +633,4 @@ size_t vane_cache_count(const vane_cache_t *c)
 size_t vane_cache_dirty_count(const vane_cache_t *c)
 {
     return c->ndirty;
-}
-
-void vane_cache_foreach(vane_cache_t *c, void (*fn)(vane_cache_entry_t *e, void *arg), void *arg)
-{
-    for (size_t i = 0; i <= c->mask; i++) {
-        vane_cache_entry_t *e = c->table[i].e;
-        if (e && e != TOMB)
-            fn(e, arg);
-    }
 }

@@ -52,7 +52,7 @@ typedef struct vane_cache_entry {
     int32_t partition;        /* Kafka partition the customer's events come from */
     uint8_t status;           /* vane_cache_status_t */
     uint8_t dirty;            /* on the dirty list */
-    uint8_t load_failed;      /* last GET failed: retry before applying */
+    uint8_t load_failed;      /* on the failed-load list (vane_cache_note_failed_load) */
     uint32_t pins;            /* in-flight operations holding this pointer */
     uint32_t npending;        /* messages in the pending FIFO */
     uint8_t timer_pending;    /* a due timer waits for the load to finish */
@@ -73,7 +73,8 @@ typedef struct vane_cache_entry {
                                  not unpack the state; INT64_MAX = none */
     vane_cache_msg_t *pending_head, *pending_tail;
     struct vane_cache_entry *lru_prev, *lru_next; /* most recent at head */
-    struct vane_cache_entry *dirty_next;          /* dirty list link */
+    /* The dirty list's link; while LOADING (never dirty then), the failed-load list's. */
+    struct vane_cache_entry *dirty_next;
     /* The packed state (private to the cache): a pool block, or NULL for the empty state. */
     uint8_t *packed;
     uint16_t packed_len;   /* bytes used */
@@ -167,6 +168,26 @@ static inline vane_cache_entry_t *vane_cache_pop_dirty(vane_cache_entry_t **list
     return e;
 }
 
+/* Failed loads: LOADING entries whose GET could not be sent or was refused, waiting to be
+ * issued again. The list is linked through the entries themselves (dirty_next: a LOADING entry
+ * is never dirty), so noting one never allocates and retrying costs O(failed loads), not
+ * O(cache). A LOADING entry is never evicted, so listed pointers stay valid.
+ * note: put e (LOADING, no GET in flight) on the list; idempotent. take: detach the whole list
+ * and return its head; walk it with pop_failed_load, which clears load_failed (so the entry can
+ * be noted again, onto the new list, when its retry fails too). */
+void vane_cache_note_failed_load(vane_cache_t *c, vane_cache_entry_t *e);
+vane_cache_entry_t *vane_cache_take_failed_loads(vane_cache_t *c);
+static inline vane_cache_entry_t *vane_cache_pop_failed_load(vane_cache_entry_t **list)
+{
+    vane_cache_entry_t *e = *list;
+    if (e) {
+        *list = e->dirty_next;
+        e->dirty_next = NULL;
+        e->load_failed = 0;
+    }
+    return e;
+}
+
 /* Evict clean, unpinned READY entries from the LRU tail until the count is within the limit
  * (or, with partition >= 0, every such entry of that partition regardless of the limit).
  * Toward the limit, a pass stops after 4,096 unevictable entries in a row (the rest were used
@@ -208,8 +229,5 @@ typedef struct vane_cache_mem {
 } vane_cache_mem_t;
 void vane_cache_mem(const vane_cache_t *c, vane_cache_mem_t *out);
 size_t vane_cache_dirty_count(const vane_cache_t *c);
-
-/* Call fn on every entry (any order); fn must not add or remove entries. */
-void vane_cache_foreach(vane_cache_t *c, void (*fn)(vane_cache_entry_t *e, void *arg), void *arg);
 
 #endif

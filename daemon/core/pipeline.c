@@ -109,12 +109,6 @@ struct vane_pipeline {
     bool paused_writes;  /* writes_failing with the store up: -OOM, -READONLY, ... */
     bool store_up;
     bool loads_to_retry; /* a GET failed; house_cb retries failed loads while the store is up */
-    /* Entries whose state load failed, to be loaded again (owned array of the cache's entries:
-     * a LOADING entry is never evicted, and each retry empties the array). A failed append sets
-     * failed_overflow and the next retry walks the whole cache instead. */
-    vane_cache_entry_t **failed_loads;
-    size_t nfailed, failed_cap;
-    bool failed_overflow;
 
     uv_timer_t flush_timer;
     /* A worker thread faults in the cache's next slab before it is needed (cache.h), so the
@@ -388,28 +382,10 @@ static void apply(vane_pipeline_t *pl, vane_cache_entry_t *e, const vane_event_t
 
 static void on_state_loaded(void *arg, int status, const char *bytes, size_t len);
 
-/* Remember e for retry_failed_loads (a load failure is rare: the array grows only then). */
-static void note_failed_load(vane_pipeline_t *pl, vane_cache_entry_t *e)
-{
-    e->load_failed = 1;
-    if (pl->nfailed == pl->failed_cap) {
-        size_t cap = pl->failed_cap ? pl->failed_cap * 2 : 64;
-        vane_cache_entry_t **a = realloc(pl->failed_loads, cap * sizeof *a);
-        if (!a) {
-            pl->failed_overflow = true;
-            return;
-        }
-        pl->failed_loads = a;
-        pl->failed_cap = cap;
-    }
-    pl->failed_loads[pl->nfailed++] = e;
-}
-
 static void issue_load(vane_pipeline_t *pl, vane_cache_entry_t *e)
 {
-    e->load_failed = 0;
     if (vane_state_store_get(pl->rstore, e->id, on_state_loaded, e) != VANE_OK) {
-        note_failed_load(pl, e); /* retried when Redis is back */
+        vane_cache_note_failed_load(pl->cache, e); /* retried when Redis is back */
         return;
     }
     e->pins++;
@@ -443,7 +419,7 @@ static void on_state_loaded(void *arg, int status, const char *bytes, size_t len
         /* Down: reloaded when the store is back (store_state_changed). Up: Redis refused this
          * GET with an error reply (-WRONGTYPE, -BUSY, ...); house_cb retries it every second,
          * so the customer's events wait, logged, instead of being stuck until a reconnect. */
-        note_failed_load(pl, e);
+        vane_cache_note_failed_load(pl->cache, e);
         pl->loads_to_retry = true;
         return;
     }
@@ -1260,30 +1236,14 @@ static void on_fatal(void *arg, const char *why)
  * Redis up/down
  * ------------------------------------------------------------------------------------- */
 
-static void retry_load_cb(vane_cache_entry_t *e, void *arg)
-{
-    vane_pipeline_t *pl = arg;
-    if (e->status == VANE_CACHE_LOADING && e->load_failed && e->pins == 0)
-        issue_load(pl, e);
-}
-
-/* Issue the failed loads again: those noted, or every one in the cache after a note was lost.
- * Cost O(failed loads), not O(cache): a key that keeps failing (-WRONGTYPE) is retried every
- * second, and walking 500,000 entries for it stalled the loop ~20 ms each time. */
+/* Issue the failed loads again (cache.h keeps them in a list: O(failed loads), not O(cache),
+ * as a key that keeps failing, -WRONGTYPE, is retried every second). A retry that fails puts
+ * its entry on the list again, for the next call. */
 static void retry_failed_loads(vane_pipeline_t *pl)
 {
-    vane_cache_entry_t **list = pl->failed_loads;
-    size_t n = pl->nfailed;
-    bool all = pl->failed_overflow;
-    pl->failed_loads = NULL; /* failures during the retry start a new array */
-    pl->nfailed = pl->failed_cap = 0;
-    pl->failed_overflow = false;
-    if (all)
-        vane_cache_foreach(pl->cache, retry_load_cb, pl);
-    else
-        for (size_t i = 0; i < n; i++)
-            retry_load_cb(list[i], pl);
-    free(list);
+    vane_cache_entry_t *list = vane_cache_take_failed_loads(pl->cache), *e;
+    while ((e = vane_cache_pop_failed_load(&list)))
+        issue_load(pl, e);
 }
 
 static void store_state_changed(vane_pipeline_t *pl, const char *why)
@@ -1730,7 +1690,6 @@ out:
     vane_ruleset_free(pl->rs);
     vane_buf_free(&pl->statebuf);
     free(pl->iops);
-    free(pl->failed_loads);
     free(pl->iops_sorted);
     vane_buf_free(&pl->metrics_buf);
     vane_metrics_free(pl->reg);

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -161,6 +162,52 @@ static void test_cache_pending_fifo(void **state)
     released = 0;
     vane_cache_free(c, release); /* the rest are handed back, not leaked */
     assert_int_equal(released, 1000);
+}
+
+/* Failed loads wait on a list threaded through the entries: noting is idempotent, taking
+ * detaches the whole list, popping frees an entry to be noted again (onto the next list), and
+ * a LOADING entry on it is never evicted, however far over its limit the cache is. */
+static void test_cache_failed_loads_list(void **state)
+{
+    (void)state;
+    vane_cache_t *c = vane_cache_new(1);
+    enum { N = 5000 };
+    static vane_cache_entry_t *es[N];
+    char id[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "f%d", i);
+        es[i] = add(c, id, 0);
+        vane_cache_note_failed_load(c, es[i]);
+        vane_cache_note_failed_load(c, es[i]); /* idempotent */
+        assert_int_equal(es[i]->load_failed, 1);
+    }
+    assert_int_equal(vane_cache_evict(c, -1), 0);
+    assert_int_equal(vane_cache_evict(c, 0), 0);
+    static unsigned char seen[N];
+    vane_cache_entry_t *list = vane_cache_take_failed_loads(c), *e;
+    assert_null(vane_cache_take_failed_loads(c)); /* taken: the cache's list is empty */
+    size_t n = 0;
+    while ((e = vane_cache_pop_failed_load(&list))) {
+        int i = atoi(e->id + 1);
+        assert_ptr_equal(es[i], e);
+        assert_int_equal(seen[i]++, 0);
+        assert_int_equal(e->load_failed, 0);
+        n++;
+        if (i % 2 == 0) /* its retry failed again: onto the new list */
+            vane_cache_note_failed_load(c, e);
+    }
+    assert_int_equal(n, N);
+    list = vane_cache_take_failed_loads(c);
+    for (n = 0; (e = vane_cache_pop_failed_load(&list)); n++)
+        assert_int_equal(atoi(e->id + 1) % 2, 0);
+    assert_int_equal(n, N / 2);
+    /* Loaded after all: READY entries use the same link for the dirty list. */
+    es[0]->status = VANE_CACHE_READY;
+    vane_cache_mark_dirty(c, es[0]);
+    list = vane_cache_take_dirty(c);
+    assert_ptr_equal(vane_cache_pop_dirty(&list), es[0]);
+    assert_null(list);
+    vane_cache_free(c, NULL);
 }
 
 static void test_cache_dirty_and_evict(void **state)
@@ -457,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_cache_many_keys_rehash),
         cmocka_unit_test(test_cache_pending_fifo),
         cmocka_unit_test(test_cache_dirty_and_evict),
+        cmocka_unit_test(test_cache_failed_loads_list),
         cmocka_unit_test(test_offsets_in_order),
         cmocka_unit_test(test_offsets_waiting_out_of_order),
         cmocka_unit_test(test_offsets_ring_growth_and_revoke),
