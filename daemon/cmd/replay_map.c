@@ -2,6 +2,7 @@
 
 #include "../util/bigmem.h"
 #include "../util/err.h"
+#include "../util/hotset.h"
 #include "../util/pool.h"
 #include "../util/zpack.h"
 
@@ -29,7 +30,7 @@ typedef struct slot_rec {
     uint8_t *blk;
     uint16_t len;    /* bytes used */
     uint16_t units;  /* capacity in POOL_UNIT-byte units */
-    uint32_t out_at; /* map->clock (low bits) when it last left the hot set */
+    uint32_t out_at; /* the hot set's clock when it last left the hot set */
     /* The id's length and first bytes, so a lookup of an id of up to ID_PREFIX bytes (the
      * usual case) is decided here, and the block (the state) can be fetched from memory while
      * the hot set makes room for it instead of before. */
@@ -46,14 +47,10 @@ struct vane_replay_map {
     size_t cap;
     map_entry_t *index; /* power-of-two sized, load <= 1/2 */
     size_t index_mask;
-    /* Hot set: line i holds the state of slot hot_slot[i] (-1 = empty). */
-    vane_state_t *hot;
-    int64_t *hot_slot;
-    size_t hot_mask;
-    size_t hot_max;             /* the hot set doubles up to this many lines (see adapt()) */
-    uint32_t clock;             /* state requests so far (wraps; only differences are used) */
-    uint32_t window_left, near; /* adapt(): requests left in this window, near misses in it */
-    vane_pool_t pool;           /* the packed states' blocks */
+    /* Hot set: full states; a line's tag is its slot + 1, its key the slot. Its clock counts
+     * state requests. */
+    vane_hotset_t hot;
+    vane_pool_t pool; /* the packed states' blocks */
     uint8_t scratch[BLK_MAX];
     vane_replay_map_stats_t st;
 };
@@ -83,19 +80,9 @@ vane_replay_map_t *vane_replay_map_new(size_t expected, size_t hot, size_t hot_m
         goto err;
     vane_bigmem_advise(map->index, isize * sizeof *map->index);
     map->index_mask = isize - 1;
-    size_t h = pow2_at_least(hot ? hot : VANE_REPLAY_MAP_HOT);
-    map->hot = malloc(h * sizeof *map->hot);
-    map->hot_slot = malloc(h * sizeof *map->hot_slot);
-    if (!map->hot || !map->hot_slot)
+    if (vane_hotset_init(&map->hot, STATE_WORDS, hot ? hot : VANE_REPLAY_MAP_HOT,
+                         hot_max ? hot_max : VANE_REPLAY_MAP_HOT_MAX) != VANE_OK)
         goto err;
-    for (size_t i = 0; i < h; i++)
-        map->hot_slot[i] = -1;
-    map->hot_mask = h - 1;
-    map->st.hot = h;
-    map->hot_max = pow2_at_least(hot_max ? hot_max : VANE_REPLAY_MAP_HOT_MAX);
-    if (map->hot_max < h)
-        map->hot_max = h;
-    map->window_left = (uint32_t)h;
     return map;
 err:
     vane_replay_map_free(map);
@@ -109,8 +96,7 @@ void vane_replay_map_free(vane_replay_map_t *map)
     vane_pool_destroy(&map->pool);
     free(map->slots);
     free(map->index);
-    free(map->hot);
-    free(map->hot_slot);
+    vane_hotset_destroy(&map->hot);
     free(map);
 }
 
@@ -120,11 +106,9 @@ void vane_replay_map_free(vane_replay_map_t *map)
  * Returns VANE_OK or VANE_ENOMEM (the line is then left as it was). */
 static int spill(vane_replay_map_t *map, size_t line)
 {
-    int64_t s = map->hot_slot[line];
-    slot_rec_t *r = &map->slots[s];
+    slot_rec_t *r = &map->slots[vane_hotset_tag(&map->hot, line) - 1];
     size_t head = 1 + (size_t)r->idlen;
-    size_t plen =
-        vane_zpack((const uint64_t *)(const void *)&map->hot[line], STATE_WORDS, map->scratch);
+    size_t plen = vane_zpack(vane_hotset_value(&map->hot, line), STATE_WORDS, map->scratch);
     size_t len = head + plen;
     uint16_t units = (uint16_t)vane_pool_units(len);
     if (units != r->units) {
@@ -140,85 +124,34 @@ static int spill(vane_replay_map_t *map, size_t line)
     map->st.packed_bytes += len;
     map->st.packed_bytes -= r->len;
     r->len = (uint16_t)len;
-    r->out_at = map->clock;
+    r->out_at = map->hot.clock;
     map->st.packs++;
-    map->hot_slot[line] = -1;
+    vane_hotset_clear(&map->hot, line);
     return VANE_OK;
-}
-
-/* Double the hot set (a line moves to the same or the upper half). False when out of memory
- * (the set then stays as it is). */
-static bool grow_hot(vane_replay_map_t *map)
-{
-    size_t n = (map->hot_mask + 1) * 2;
-    vane_state_t *hot = malloc(n * sizeof *hot);
-    int64_t *hs = malloc(n * sizeof *hs);
-    if (!hot || !hs) {
-        free(hot);
-        free(hs);
-        return false;
-    }
-    for (size_t i = 0; i < n; i++)
-        hs[i] = -1;
-    for (size_t i = 0; i <= map->hot_mask; i++) {
-        int64_t s = map->hot_slot[i];
-        if (s < 0)
-            continue;
-        size_t j = (size_t)s & (n - 1);
-        memcpy(&hot[j], &map->hot[i], sizeof *hot);
-        hs[j] = s;
-    }
-    free(map->hot);
-    free(map->hot_slot);
-    map->hot = hot;
-    map->hot_slot = hs;
-    map->hot_mask = n - 1;
-    map->st.hot = n;
-    map->st.hot_grows++;
-    return true;
-}
-
-/* Size the hot set to the stream. A miss on a state that left the hot set fewer than
- * hot_max requests ago is "near": a larger set (up to hot_max) would have kept it. When a
- * quarter of a window's requests (window = the set's size) are near misses, the set doubles.
- * A stream of few customers with many events each (every state comes back soon) grows it
- * until they all fit; a stream spread over far more customers than hot_max (states come back
- * rarely) keeps it small, so each miss packs a state that is still in the CPU cache.
- * Returns true when the set grew. */
-static bool adapt(vane_replay_map_t *map, bool near)
-{
-    map->near += near;
-    if (--map->window_left > 0)
-        return false;
-    size_t size = map->hot_mask + 1;
-    bool grow = map->near >= size / 4 && size < map->hot_max && grow_hot(map);
-    map->window_left = (uint32_t)(map->hot_mask + 1);
-    map->near = 0;
-    return grow;
 }
 
 /* Make line free for a new occupant. */
 static int vacate(vane_replay_map_t *map, size_t line)
 {
-    return map->hot_slot[line] < 0 ? VANE_OK : spill(map, line);
+    return vane_hotset_tag(&map->hot, line) ? spill(map, line) : VANE_OK;
 }
 
 vane_state_t *vane_replay_map_state(vane_replay_map_t *map, int64_t slot)
 {
     VANE_ASSERT(slot >= 0 && (size_t)slot < map->count);
-    map->clock++;
-    size_t line = (size_t)slot & map->hot_mask;
-    vane_state_t *cs = &map->hot[line];
-    if (map->hot_slot[line] == slot)
-        return adapt(map, false) ? &map->hot[(size_t)slot & map->hot_mask] : cs;
+    vane_hotset_t *hs = &map->hot;
+    uintptr_t tag = (uintptr_t)slot + 1;
+    size_t line = vane_hotset_line(hs, (uint64_t)slot);
+    bool hit = vane_hotset_tag(hs, line) == tag;
     /* (Up to the unpack only the slot record is read, not the block: the block is still on
      * its way from memory.) */
-    if (adapt(map, map->clock - map->slots[slot].out_at < map->hot_max)) {
-        line = (size_t)slot & map->hot_mask; /* the set grew: the slot may be hot now */
-        cs = &map->hot[line];
-        if (map->hot_slot[line] == slot)
-            return cs;
+    if (vane_hotset_request(hs, !hit, hit ? 0 : map->slots[slot].out_at)) {
+        line = vane_hotset_line(hs, (uint64_t)slot); /* the set grew: lines moved */
+        hit = vane_hotset_tag(hs, line) == tag;
     }
+    vane_state_t *cs = (vane_state_t *)(void *)vane_hotset_value(hs, line);
+    if (hit)
+        return cs;
     /* Start loading the wanted block while the occupant is packed. */
     const slot_rec_t *r = &map->slots[slot];
     for (size_t off = 0; off < r->len; off += 64)
@@ -231,7 +164,7 @@ vane_state_t *vane_replay_map_state(vane_replay_map_t *map, int64_t slot)
     size_t head = 1 + (size_t)r->idlen;
     int rc = vane_zunpack(r->blk + head, r->len - head, (uint64_t *)(void *)cs, STATE_WORDS);
     VANE_ASSERT(r->len > head && rc == 0);
-    map->hot_slot[line] = slot;
+    vane_hotset_put(hs, line, tag, (uint64_t)slot);
     map->st.unpacks++;
     return cs;
 }
@@ -346,7 +279,7 @@ int64_t vane_replay_map_upsert(vane_replay_map_t *map, vane_str_t customer_id, i
         probe(map, customer_id, h, &pos); /* find the empty position in the new index */
     }
     slot = (int64_t)map->count;
-    size_t line = (size_t)slot & map->hot_mask;
+    size_t line = vane_hotset_line(&map->hot, (uint64_t)slot);
     if (vacate(map, line) != VANE_OK)
         return VANE_ENOMEM;
     size_t head = 1 + customer_id.len;
@@ -362,8 +295,8 @@ int64_t vane_replay_map_upsert(vane_replay_map_t *map, vane_str_t customer_id, i
     memcpy(r->id, customer_id.p, customer_id.len < ID_PREFIX ? customer_id.len : ID_PREFIX);
     map->st.packed_bytes += head;
     map->count++;
-    vane_state_init(&map->hot[line], customer_id);
-    map->hot_slot[line] = slot;
+    vane_state_init((vane_state_t *)(void *)vane_hotset_value(&map->hot, line), customer_id);
+    vane_hotset_put(&map->hot, line, (uintptr_t)slot + 1, (uint64_t)slot);
     map->index[pos].hash_lo = (uint32_t)h;
     map->index[pos].slot1 = (uint32_t)slot + 1;
     if (created)
@@ -379,5 +312,7 @@ size_t vane_replay_map_count(const vane_replay_map_t *map)
 void vane_replay_map_stats(const vane_replay_map_t *map, vane_replay_map_stats_t *out)
 {
     *out = map->st;
+    out->hot = vane_hotset_size(&map->hot);
+    out->hot_grows = map->hot.grows;
     out->pool_bytes = map->pool.chunk_bytes;
 }

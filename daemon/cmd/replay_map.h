@@ -12,7 +12,8 @@
  *   - every other state packed (zpack.h: zero runs dropped, typically 150-400 bytes) in a
  *     block pool (pool.h: 32-byte-granular blocks with per-size free lists, carved from
  *     huge-page-backed chunks of 2 MiB doubling to 64 MiB).
- * (The daemon's cache, core/cache.h, keeps its states the same way.)
+ * (The daemon's cache, core/cache.h, keeps its states the same way; both leave the hot set's
+ * bookkeeping and sizing rule to util/hotset.h.)
  * Asking for a state that is not hot packs the line's occupant into its block and unpacks the
  * wanted one into the line. A replay of 1 M customers holds ~0.3 GB instead of ~1.9 GB, and
  * the kernel's zeroing of first-touched memory (the bulk of the cost at that scale) shrinks

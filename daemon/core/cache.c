@@ -2,6 +2,7 @@
 
 #include "util/bigmem.h"
 #include "util/err.h"
+#include "util/hotset.h"
 #include "util/pool.h"
 #include "util/zpack.h"
 
@@ -57,13 +58,10 @@ struct vane_cache {
     vane_cache_entry_t *dirty_head;
     vane_cache_entry_t *failed_head; /* failed loads, linked through dirty_next */
     size_t nslabs;
-    /* Hot set: line i holds the full state of hot_e[i] (NULL = empty). */
-    vane_state_t *hot;
-    vane_cache_entry_t **hot_e;
-    size_t hot_mask;
-    uint32_t clock;             /* vane_cache_state calls (wraps; only differences are used) */
-    uint32_t window_left, near; /* adapt(): calls left in this window, near misses in it */
-    vane_pool_t pool;           /* packed states */
+    /* Hot set: full states; a line's tag is its entry's pointer, its key the entry's hash.
+     * Its clock counts vane_cache_state calls. */
+    vane_hotset_t hot;
+    vane_pool_t pool; /* packed states */
     size_t packed_bytes;
     size_t packed_blocks; /* bytes of the blocks holding packed states */
     uint64_t packs, unpacks, compactions;
@@ -95,18 +93,12 @@ vane_cache_t *vane_cache_new(size_t max_entries)
     c->mask = size - 1;
     c->max_entries = max_entries ? max_entries : 1;
     vane_pool_init(&c->pool);
-    c->hot = malloc(VANE_CACHE_HOT * sizeof *c->hot);
-    c->hot_e = calloc(VANE_CACHE_HOT, sizeof *c->hot_e);
-    if (!c->hot || !c->hot_e)
+    if (vane_hotset_init(&c->hot, STATE_WORDS, VANE_CACHE_HOT, VANE_CACHE_HOT_MAX) != VANE_OK)
         goto err;
-    c->hot_mask = VANE_CACHE_HOT - 1;
-    c->window_left = VANE_CACHE_HOT;
     return c;
 err:
     if (c->table)
         vane_bigmem_free(c->table, (c->mask + 1) * sizeof *c->table);
-    free(c->hot);
-    free(c->hot_e);
     free(c);
     return NULL;
 }
@@ -134,8 +126,7 @@ void vane_cache_free(vane_cache_t *c, void (*release_msg)(void *msg))
     }
     vane_bigmem_free(c->table, (c->mask + 1) * sizeof *c->table);
     vane_pool_destroy(&c->pool);
-    free(c->hot);
-    free(c->hot_e);
+    vane_hotset_destroy(&c->hot);
     free(c);
 }
 
@@ -322,7 +313,7 @@ void vane_cache_remove(vane_cache_t *c, vane_cache_entry_t *e)
     c->count--;
     lru_unlink(c, e);
     if (e->hot)
-        c->hot_e[e->hash & c->hot_mask] = NULL;
+        vane_hotset_clear(&c->hot, vane_hotset_line(&c->hot, e->hash));
     if (e->packed) {
         vane_pool_put(&c->pool, e->packed, e->packed_units);
         c->packed_bytes -= e->packed_len;
@@ -339,8 +330,8 @@ void vane_cache_remove(vane_cache_t *c, vane_cache_entry_t *e)
  * changed) and free the line. VANE_ENOMEM leaves the line as it was. */
 static int spill(vane_cache_t *c, size_t line)
 {
-    vane_cache_entry_t *e = c->hot_e[line];
-    size_t len = vane_zpack((const uint64_t *)(const void *)&c->hot[line], STATE_WORDS, c->scratch);
+    vane_cache_entry_t *e = (vane_cache_entry_t *)vane_hotset_tag(&c->hot, line);
+    size_t len = vane_zpack(vane_hotset_value(&c->hot, line), STATE_WORDS, c->scratch);
     /* A block is kept while the packing fits and uses at least half of it; a state that
      * outgrows its block gets a quarter more than it needs, so one that keeps growing (a
      * customer's window filling up) moves less often and leaves fewer blocks behind. */
@@ -364,53 +355,10 @@ static int spill(vane_cache_t *c, size_t line)
     c->packed_bytes -= e->packed_len;
     e->packed_len = (uint16_t)len;
     e->hot = 0;
-    e->out_at = c->clock;
-    c->hot_e[line] = NULL;
+    e->out_at = c->hot.clock;
+    vane_hotset_clear(&c->hot, line);
     c->packs++;
     return VANE_OK;
-}
-
-/* Double the hot set; each state moves to the line its hash picks in the larger set. False
- * when out of memory (the set stays as it is). */
-static bool grow_hot(vane_cache_t *c)
-{
-    size_t n = (c->hot_mask + 1) * 2;
-    vane_state_t *hot = malloc(n * sizeof *hot);
-    vane_cache_entry_t **he = calloc(n, sizeof *he);
-    if (!hot || !he) {
-        free(hot);
-        free(he);
-        return false;
-    }
-    for (size_t i = 0; i <= c->hot_mask; i++) {
-        vane_cache_entry_t *e = c->hot_e[i];
-        if (!e)
-            continue;
-        size_t j = e->hash & (n - 1);
-        memcpy(&hot[j], &c->hot[i], sizeof *hot);
-        he[j] = e;
-    }
-    free(c->hot);
-    free(c->hot_e);
-    c->hot = hot;
-    c->hot_e = he;
-    c->hot_mask = n - 1;
-    return true;
-}
-
-/* Size the hot set to the stream: a miss on a state packed fewer than VANE_CACHE_HOT_MAX
- * calls ago is "near" (a larger set would have kept it). When a quarter of a window's calls
- * (window = the set's size) are near misses, the set doubles. */
-static void adapt(vane_cache_t *c, bool near)
-{
-    c->near += near;
-    if (--c->window_left > 0)
-        return;
-    size_t size = c->hot_mask + 1;
-    if (c->near >= size / 4 && size < VANE_CACHE_HOT_MAX)
-        grow_hot(c);
-    c->window_left = (uint32_t)(c->hot_mask + 1);
-    c->near = 0;
 }
 
 static void unpack(const vane_cache_entry_t *e, vane_state_t *cs)
@@ -426,27 +374,28 @@ static void unpack(const vane_cache_entry_t *e, vane_state_t *cs)
 
 vane_state_t *vane_cache_state(vane_cache_t *c, vane_cache_entry_t *e)
 {
-    c->clock++;
-    adapt(c, !e->hot && e->packed && c->clock - e->out_at < VANE_CACHE_HOT_MAX);
-    size_t line = e->hash & c->hot_mask;
+    vane_hotset_request(&c->hot, !e->hot && e->packed, e->out_at);
+    size_t line = vane_hotset_line(&c->hot, e->hash);
+    vane_state_t *cs = (vane_state_t *)(void *)vane_hotset_value(&c->hot, line);
     if (e->hot)
-        return &c->hot[line];
+        return cs;
     for (size_t off = 0; e->packed && off < e->packed_len; off += 64)
         __builtin_prefetch(e->packed + off);
-    if (c->hot_e[line] && spill(c, line) != VANE_OK)
+    if (vane_hotset_tag(&c->hot, line) && spill(c, line) != VANE_OK)
         return NULL;
-    unpack(e, &c->hot[line]);
-    c->hot_e[line] = e;
+    unpack(e, cs);
+    vane_hotset_put(&c->hot, line, (uintptr_t)e, e->hash);
     e->hot = 1;
     c->unpacks++;
-    return &c->hot[line];
+    return cs;
 }
 
 const vane_state_t *vane_cache_peek(const vane_cache_t *c, const vane_cache_entry_t *e,
                                     vane_state_t *scratch)
 {
     if (e->hot)
-        return &c->hot[e->hash & c->hot_mask];
+        return (const vane_state_t *)(const void *)vane_hotset_value(
+            &c->hot, vane_hotset_line(&c->hot, e->hash));
     unpack(e, scratch);
     return scratch;
 }
@@ -483,8 +432,8 @@ void vane_cache_mem(const vane_cache_t *c, vane_cache_mem_t *out)
     out->pool_carved = c->pool.carved_bytes;
     out->pool_free = c->pool.free_bytes;
     out->compactions = c->compactions;
-    out->hot = c->hot_mask + 1;
-    out->hot_bytes = out->hot * (sizeof *c->hot + sizeof *c->hot_e);
+    out->hot = vane_hotset_size(&c->hot);
+    out->hot_bytes = out->hot * (STATE_WORDS * 8 + sizeof *c->hot.tags + sizeof *c->hot.keys);
     out->table_bytes = (c->mask + 1) * sizeof *c->table;
     out->packs = c->packs;
     out->unpacks = c->unpacks;

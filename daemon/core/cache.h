@@ -19,6 +19,7 @@
  * VANE_CACHE_HOT_MAX, while states come back soon after they were packed (few customers with
  * many events each); a stream spread over many customers keeps it small and in the CPU cache.
  * A new entry's state is the empty state of its id (vane_state_init) until first unpacked.
+ * (The hot set's bookkeeping and sizing rule are util/hotset.h, shared with `vane replay`.)
  *
  * Memory: entries come from slabs that are never returned to the OS while the cache lives,
  * and the hash table is sized once for the limit, so a warmed-up cache does not allocate.
@@ -80,7 +81,7 @@ typedef struct vane_cache_entry {
     uint16_t packed_len;   /* bytes used */
     uint16_t packed_units; /* block size, in pool units */
     uint8_t hot;           /* unpacked in the hot set (the packing is then stale) */
-    uint32_t out_at;       /* the cache's clock when it last left the hot set */
+    uint32_t out_at;       /* the hot set's clock when it last left the hot set */
 } vane_cache_entry_t;
 
 #define VANE_CACHE_HOT     256   /* initial hot set: ~0.5 MB of full states */
