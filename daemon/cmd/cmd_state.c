@@ -7,6 +7,7 @@
 #include "engine/state.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/redis_url.h"
 
 #include <getopt.h>
 #include <hiredis/hiredis.h>
@@ -24,54 +25,46 @@ const char cmd_state_usage[] =
     "stage, decline-risk score and alert episodes. --json prints one JSON object per line.\n"
     "Exit status: 0 all found, 1 some customer has no state or Redis failed, 2 bad usage.\n";
 
+/* Connect to url (util/redis_url.h), authenticate (password overrides the URL's) and select
+ * its database. */
 static int connect_url(const char *url, const char *password, redisContext **out)
 {
     struct timeval tv = {5, 0};
-    redisContext *c = NULL;
-    char host[256] = "127.0.0.1";
-    int port = 6379;
-    char pw[256] = "";
-    if (strncmp(url, "unix://", 7) == 0) {
-        c = redisConnectUnixWithTimeout(url + 7, tv);
-    } else {
-        const char *p = strncmp(url, "redis://", 8) == 0 ? url + 8 : url;
-        const char *at = strchr(p, '@');
-        if (at) {
-            const char *colon = memchr(p, ':', (size_t)(at - p));
-            snprintf(pw, sizeof pw, "%.*s", (int)(at - (colon ? colon + 1 : p)),
-                     colon ? colon + 1 : p);
-            p = at + 1;
-        }
-        const char *colon = strrchr(p, ':');
-        size_t hl = colon ? (size_t)(colon - p) : strcspn(p, "/");
-        if (hl == 0 || hl >= sizeof host)
-            return VANE_ECONFIG;
-        memcpy(host, p, hl);
-        host[hl] = '\0';
-        if (colon)
-            port = atoi(colon + 1);
-        c = redisConnectWithTimeout(host, port, tv);
+    vane_redis_url_t u;
+    char why[200];
+    if (vane_redis_url_parse(url, &u, why, sizeof why) != VANE_OK) {
+        fprintf(stderr, "vane state: --redis: %s\n", why);
+        return VANE_ECONFIG;
     }
+    redisContext *c = u.unix_path[0] ? redisConnectUnixWithTimeout(u.unix_path, tv)
+                                     : redisConnectWithTimeout(u.host, u.port, tv);
     if (!c || c->err) {
-        fprintf(stderr, "vane state: cannot connect to %s: %s\n", url,
-                c ? c->errstr : "out of memory");
+        fprintf(stderr, "vane state: cannot connect to %s: %s\n",
+                u.unix_path[0] ? u.unix_path : u.host, c ? c->errstr : "out of memory");
         redisFree(c);
         return VANE_EREDIS;
     }
     if (password && *password)
-        snprintf(pw, sizeof pw, "%s", password);
-    if (pw[0]) {
-        redisReply *r = redisCommand(c, "AUTH %s", pw);
-        bool ok = r && r->type != REDIS_REPLY_ERROR;
+        snprintf(u.password, sizeof u.password, "%s", password);
+    redisReply *r = NULL;
+    if (u.password[0])
+        r = u.user[0] ? redisCommand(c, "AUTH %s %s", u.user, u.password)
+                      : redisCommand(c, "AUTH %s", u.password);
+    if (!u.password[0] || (r && r->type != REDIS_REPLY_ERROR)) {
         freeReplyObject(r);
-        if (!ok) {
-            fprintf(stderr, "vane state: authentication failed\n");
-            redisFree(c);
-            return VANE_EREDIS;
+        r = u.db ? redisCommand(c, "SELECT %d", u.db) : NULL;
+        if (!u.db || (r && r->type != REDIS_REPLY_ERROR)) {
+            freeReplyObject(r);
+            *out = c;
+            return VANE_OK;
         }
+        fprintf(stderr, "vane state: SELECT %d refused: %s\n", u.db, r ? r->str : c->errstr);
+    } else {
+        fprintf(stderr, "vane state: authentication failed: %s\n", r ? r->str : c->errstr);
     }
-    *out = c;
-    return VANE_OK;
+    freeReplyObject(r);
+    redisFree(c);
+    return VANE_EREDIS;
 }
 
 static void print_json(const vane_state_t *cs, size_t stored_bytes)

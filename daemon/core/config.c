@@ -11,6 +11,7 @@
 
 #include "util/duration.h"
 #include "util/err.h"
+#include "util/redis_url.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -240,12 +241,8 @@ static int check_listen(const char *s, char *errbuf, size_t errlen)
 
 static int check_redis_url(const char *s, char *errbuf, size_t errlen)
 {
-    if (strncmp(s, "redis://", 8) == 0 && s[8] != '\0')
-        return VANE_OK;
-    if (strncmp(s, "unix://", 7) == 0 && s[7] == '/')
-        return VANE_OK;
-    errf(errbuf, errlen, "'%s' is not redis://host:port[/db] or unix:///path", s);
-    return VANE_ECONFIG;
+    vane_redis_url_t u;
+    return vane_redis_url_parse(s, &u, errbuf, errlen); /* its message never quotes a password */
 }
 
 static int strlist_append(vane_config_strlist_t *l, const char *s)

@@ -87,8 +87,10 @@ const vane_config_opt_t vane_config_opts[] = {
 
     /* ---- redis ---------------------------------------------------------------------- */
     {"redis.url", VANE_CONF_STR, OFF(redis.url), "redis://127.0.0.1:6379", 0, 0, NULL, 0, "redis",
-     "Redis holding customer state: redis://[user:password@]host:port[/db] or "
-     "unix:///path/to/redis.sock[?db=N]. A password in the URL is masked when printed."},
+     "Redis holding customer state: redis://[user:password@]host:port[/db] (host may be "
+     "[IPv6]) or unix:///path/to/redis.sock[?db=N]; a database other than 0 is chosen with "
+     "SELECT. User and password may be %-encoded; a password in the URL is masked when "
+     "printed. rediss:// (TLS) is not supported."},
     {"redis.user", VANE_CONF_STR, OFF(redis.user), "", 0, 0, NULL, 0, NULL,
      "Redis ACL user name (AUTH user password). Empty: AUTH with the password only, if any."},
     {"redis.password", VANE_CONF_STR, OFF(redis.password), "", 0, 0, NULL, S, NULL,

@@ -5,6 +5,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/redis_url.h"
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -70,11 +71,10 @@ struct vane_state_store {
     void *done_arg;
     vane_store_state_cb on_state;
     void *state_arg;
-    char host[256];
-    int port;
-    char unix_path[256];
-    char user[128];
-    char password[256];
+    vane_redis_url_t url;      /* where and as whom (user/password overridden by the options) */
+    bool refused;              /* this connection's AUTH or SELECT was refused: it must not go up */
+    uint64_t close_started_ms; /* uv_now when close() was called */
+    bool watchdog_closed;
     char prefix[64];
     req_t *fifo_head, *fifo_tail; /* in-flight requests, oldest first */
     req_t *bl_head, *bl_tail;     /* backlog: formatted, not yet handed to hiredis */
@@ -424,35 +424,62 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
 
 static void schedule_reconnect(vane_state_store_t *st);
 
+/* The first reconnect delay: 100 ms, or the ceiling when that is lower. */
+static int backoff_min(const vane_state_store_t *st)
+{
+    return st->reconnect_max_ms < 100 ? st->reconnect_max_ms : 100;
+}
+
 static void on_ping(void *arg, int status, void *reply)
 {
     vane_state_store_t *st = arg;
+    bool dropping = !st->ac || (st->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING));
     if (status != VANE_OK) {
         /* A lost connection (reply NULL) reaches on_disconnect on its own. A refused PING on
          * a live one (-LOADING while a restarted Redis replays its AOF, -NOAUTH, ...) does
          * not: drop it and retry after the backoff, or the store would stay down on a healthy
          * socket. */
-        if (reply && st->ac && !(st->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
+        if (reply && !dropping) {
             VANE_LOG(VANE_LOG_WARN, "redis", "server not ready (PING refused); reconnecting");
             redisAsyncDisconnect(st->ac);
         }
         return;
     }
-    st->backoff_ms = 100;
-    VANE_LOG(VANE_LOG_INFO, "redis", "connected to %s%s",
-             st->unix_path[0] ? st->unix_path : st->host, st->unix_path[0] ? "" : "");
+    /* A PING answered after a refused AUTH or SELECT (Redis without a password answers AUTH
+     * with -ERR, then PING with +PONG) must not mark the store up: the connection is being
+     * dropped, and the backoff must keep growing rather than restart at 100 ms. */
+    if (st->refused || dropping)
+        return;
+    st->backoff_ms = backoff_min(st);
+    if (st->url.unix_path[0])
+        VANE_LOG(VANE_LOG_INFO, "redis", "connected to %s (db %d)", st->url.unix_path, st->url.db);
+    else
+        VANE_LOG(VANE_LOG_INFO, "redis", "connected to %s:%d (db %d)", st->url.host, st->url.port,
+                 st->url.db);
     set_up(st, true, "connected");
+}
+
+/* AUTH or SELECT refused: the connection is no use; drop it and retry after the backoff. */
+static void refused(vane_state_store_t *st, void *reply, const char *what, const char *check)
+{
+    const redisReply *r = reply;
+    st->refused = true;
+    VANE_LOG(VANE_LOG_ERROR, "redis", "%s refused (%s); check %s", what,
+             r && r->type == REDIS_REPLY_ERROR && r->str ? r->str : "no reply", check);
+    if (st->ac && !(st->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)))
+        redisAsyncDisconnect(st->ac);
 }
 
 static void on_auth(void *arg, int status, void *reply)
 {
-    vane_state_store_t *st = arg;
-    (void)reply;
-    if (status != VANE_OK) {
-        VANE_LOG(VANE_LOG_ERROR, "redis", "authentication failed; check redis.user/redis.password");
-        if (st->ac)
-            redisAsyncDisconnect(st->ac);
-    }
+    if (status != VANE_OK)
+        refused(arg, reply, "authentication", "redis.user / redis.password");
+}
+
+static void on_select(void *arg, int status, void *reply)
+{
+    if (status != VANE_OK)
+        refused(arg, reply, "SELECT of the database", "the /db of redis.url");
 }
 
 static int issue_internal(vane_state_store_t *st, int argc, const char **argv, const size_t *lens,
@@ -478,17 +505,26 @@ static void on_connect(const redisAsyncContext *ac, int status)
         schedule_reconnect(st);
         return;
     }
-    /* AUTH (when configured) and PING are pipelined; the PING reply marks the store up. */
-    if (st->password[0]) {
-        const char *argv[3] = {"AUTH", st->user, st->password};
-        size_t lens[3] = {4, strlen(st->user), strlen(st->password)};
-        if (st->user[0])
+    /* AUTH (when configured), SELECT (db other than 0) and PING are pipelined; the PING reply
+     * marks the store up unless one of the others was refused. */
+    const vane_redis_url_t *u = &st->url;
+    if (u->password[0]) {
+        const char *argv[3] = {"AUTH", u->user, u->password};
+        size_t lens[3] = {4, strlen(u->user), strlen(u->password)};
+        if (u->user[0])
             issue_internal(st, 3, argv, lens, on_auth);
         else {
-            argv[1] = st->password;
+            argv[1] = u->password;
             lens[1] = lens[2];
             issue_internal(st, 2, argv, lens, on_auth);
         }
+    }
+    if (u->db != 0) {
+        char db[16];
+        int n = snprintf(db, sizeof db, "%d", u->db);
+        const char *argv[2] = {"SELECT", db};
+        size_t lens[2] = {6, (size_t)n};
+        issue_internal(st, 2, argv, lens, on_select);
     }
     const char *ping[1] = {"PING"};
     size_t plen[1] = {4};
@@ -515,8 +551,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 
 static void do_connect(vane_state_store_t *st)
 {
-    redisAsyncContext *ac = st->unix_path[0] ? redisAsyncConnectUnix(st->unix_path)
-                                             : redisAsyncConnect(st->host, st->port);
+    redisAsyncContext *ac = st->url.unix_path[0] ? redisAsyncConnectUnix(st->url.unix_path)
+                                                 : redisAsyncConnect(st->url.host, st->url.port);
     if (!ac) {
         schedule_reconnect(st);
         return;
@@ -539,6 +575,7 @@ static void do_connect(vane_state_store_t *st)
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     st->ac = ac;
     st->connected = false;
+    st->refused = false;
     st->connect_started_ns = uv_hrtime();
 }
 
@@ -576,6 +613,22 @@ static void watchdog_cb(uv_timer_t *t)
         schedule_reconnect(st);
         return;
     }
+    if (st->closing) {
+        /* close() lets replies in flight arrive, for a while: a frozen Redis must not hold
+         * the shutdown until the command timeout, or forever for a backlog it never reads. */
+        uint64_t waited = uv_now(st->loop) - st->close_started_ms;
+        int wait = st->command_timeout_ms < VANE_STATE_STORE_CLOSE_WAIT_MS
+                       ? st->command_timeout_ms
+                       : VANE_STATE_STORE_CLOSE_WAIT_MS;
+        if (st->ac && (st->fifo_head || st->bl_head) && waited > (uint64_t)wait) {
+            VANE_LOG(VANE_LOG_WARN, "redis",
+                     "closing: %llu command(s) still unanswered after %llu ms; dropping the "
+                     "connection",
+                     (unsigned long long)st->stats.inflight, (unsigned long long)waited);
+            redisAsyncFree(st->ac); /* pending callbacks with NULL, then on_disconnect */
+        }
+        return;
+    }
     if (!st->ac || !st->fifo_head)
         return;
     uint64_t now = uv_now(st->loop), sent = st->fifo_head->sent_ms;
@@ -586,49 +639,6 @@ static void watchdog_cb(uv_timer_t *t)
         redisAsyncContext *ac = st->ac;
         redisAsyncFree(ac); /* runs pending callbacks with NULL, then on_disconnect */
     }
-}
-
-static int parse_url(vane_state_store_t *st, const char *url, char *errbuf, size_t errlen)
-{
-    if (strncmp(url, "unix://", 7) == 0) {
-        snprintf(st->unix_path, sizeof st->unix_path, "%s", url + 7);
-        if (!st->unix_path[0])
-            goto bad;
-        return VANE_OK;
-    }
-    const char *p = url;
-    if (strncmp(p, "redis://", 8) == 0)
-        p += 8;
-    const char *at = strchr(p, '@');
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon) {
-            snprintf(st->user, sizeof st->user, "%.*s", (int)(colon - p), p);
-            snprintf(st->password, sizeof st->password, "%.*s", (int)(at - colon - 1), colon + 1);
-        } else {
-            snprintf(st->password, sizeof st->password, "%.*s", (int)(at - p), p);
-        }
-        p = at + 1;
-    }
-    const char *colon = strrchr(p, ':');
-    const char *slash = strchr(p, '/');
-    size_t hostlen = colon ? (size_t)(colon - p) : slash ? (size_t)(slash - p) : strlen(p);
-    if (hostlen == 0 || hostlen >= sizeof st->host)
-        goto bad;
-    memcpy(st->host, p, hostlen);
-    st->host[hostlen] = '\0';
-    st->port = 6379;
-    if (colon) {
-        char *end;
-        long port = strtol(colon + 1, &end, 10);
-        if (port <= 0 || port > 65535 || (*end && *end != '/'))
-            goto bad;
-        st->port = (int)port;
-    }
-    return VANE_OK;
-bad:
-    snprintf(errbuf, errlen, "bad redis url '%s' (want redis://host:port or unix:///path)", url);
-    return VANE_ECONFIG;
 }
 
 vane_state_store_t *vane_state_store_new(uv_loop_t *loop, const vane_state_store_opts_t *opts,
@@ -643,20 +653,22 @@ vane_state_store_t *vane_state_store_new(uv_loop_t *loop, const vane_state_store
     st->loop = loop;
     st->on_state = on_state;
     st->state_arg = state_arg;
-    st->backoff_ms = 100;
-    st->reconnect_max_ms = opts->reconnect_max_ms > 100 ? opts->reconnect_max_ms : 5000;
+    st->reconnect_max_ms = opts->reconnect_max_ms > 0 ? opts->reconnect_max_ms : 5000;
+    st->backoff_ms = backoff_min(st);
     st->command_timeout_ms = opts->command_timeout_ms > 0 ? opts->command_timeout_ms : 5000;
     st->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 2000;
     snprintf(st->prefix, sizeof st->prefix, "%s",
              opts->prefix && *opts->prefix ? opts->prefix : "vane");
-    if (parse_url(st, opts->url, errbuf, errlen) != VANE_OK) {
+    char why[200];
+    if (vane_redis_url_parse(opts->url, &st->url, why, sizeof why) != VANE_OK) {
+        snprintf(errbuf, errlen, "redis.url: %s", why);
         free(st);
         return NULL;
     }
     if (opts->user && *opts->user)
-        snprintf(st->user, sizeof st->user, "%s", opts->user);
+        snprintf(st->url.user, sizeof st->url.user, "%s", opts->user);
     if (opts->password && *opts->password)
-        snprintf(st->password, sizeof st->password, "%s", opts->password);
+        snprintf(st->url.password, sizeof st->url.password, "%s", opts->password);
     uv_timer_init(loop, &st->reconnect_timer);
     uv_timer_init(loop, &st->watchdog);
     st->reconnect_timer.data = st->watchdog.data = st;
@@ -769,7 +781,14 @@ static void timer_closed(uv_handle_t *h)
 
 static void maybe_finish_close(vane_state_store_t *st)
 {
-    if (!st->closing || st->ac || st->open_handles > 0)
+    if (!st->closing || st->ac)
+        return;
+    if (!st->watchdog_closed) { /* it bounded the wait for the last replies (watchdog_cb) */
+        st->watchdog_closed = true;
+        uv_timer_stop(&st->watchdog);
+        uv_close((uv_handle_t *)&st->watchdog, timer_closed);
+    }
+    if (st->open_handles > 0)
         return;
     void (*done)(void *) = st->done;
     void *arg = st->done_arg;
@@ -791,12 +810,11 @@ void vane_state_store_close(vane_state_store_t *st, void (*done)(void *arg), voi
         return;
     }
     st->closing = true;
+    st->close_started_ms = uv_now(st->loop);
     st->done = done;
     st->done_arg = arg;
     uv_timer_stop(&st->reconnect_timer);
-    uv_timer_stop(&st->watchdog);
     uv_close((uv_handle_t *)&st->reconnect_timer, timer_closed);
-    uv_close((uv_handle_t *)&st->watchdog, timer_closed);
     if (st->ac && st->connected && st->bl_head) {
         st->disconnect_when_sent = true; /* pump() disconnects once hiredis has them all */
     } else if (st->ac && st->connected) {
@@ -806,6 +824,8 @@ void vane_state_store_close(vane_state_store_t *st, void (*done)(void *arg), voi
         redisAsyncContext *ac = st->ac;
         st->ac = NULL;
         redisAsyncFree(ac);
-        maybe_finish_close(st);
     }
+    /* Closes the watchdog once no connection is left (st is freed only from a handle's close
+     * callback, on a later loop turn, so it is still valid here). */
+    maybe_finish_close(st);
 }

@@ -32,7 +32,7 @@
 typedef struct vane_state_store vane_state_store_t;
 
 typedef struct vane_state_store_opts {
-    const char *url;        /* redis://[user:password@]host:port[/db] or unix:///path */
+    const char *url;        /* redis.url: see util/redis_url.h */
     const char *user;       /* ACL user, NULL/"" for none (overrides the URL's) */
     const char *password;   /* NULL/"" for none (overrides the URL's) */
     const char *prefix;     /* key prefix, e.g. "vane" */
@@ -85,8 +85,11 @@ size_t vane_state_store_unsent_bytes(const vane_state_store_t *st);
 /* Format the key of customer id into buf; returns its length (truncated to cap-1). */
 size_t vane_state_store_key(const vane_state_store_t *st, const char *id, char *buf, size_t cap);
 
-/* Disconnect: commands in flight get their replies first when possible (clean close) or
- * status VANE_EREDIS; then the store frees itself and calls done (may be NULL) on the loop. */
+/* Disconnect: commands in flight get their replies first when they come within
+ * VANE_STATE_STORE_CLOSE_WAIT_MS (or the command timeout, if shorter); after that, or when the
+ * link fails, they get status VANE_EREDIS, so a frozen Redis cannot hold a shutdown. Then the
+ * store frees itself and calls done (may be NULL) on the loop. */
+#define VANE_STATE_STORE_CLOSE_WAIT_MS 1000
 void vane_state_store_close(vane_state_store_t *st, void (*done)(void *arg), void *arg);
 
 #endif

@@ -6,7 +6,9 @@
 #   - the state in Redis matches the events sent (per customer: events applied and the
 #     position of the last one);
 #   - malformed messages (random bytes, truncated protobuf, invalid JSON) are counted and
-#     logged, and the daemon goes on.
+#     logged, and the daemon goes on;
+#   - everything lives in the database redis.url names (/5 here): vane run and vane state
+#     SELECT it, and database 0 stays empty.
 source "$(dirname "$0")/lib.sh"
 vt_init e2e
 
@@ -15,6 +17,7 @@ SEED=${E2E_SEED:-20261123}
 START_MS=$(( ($(date +%s) - 100 * 86400) * 1000 ))
 
 vt_start_redis
+REDIS_URL="$REDIS_URL/5"
 vt_start_broker
 vt_log "broker at $BOOTSTRAP, redis at $REDIS_URL"
 
@@ -73,9 +76,12 @@ print("\n".join(seen))' "$VT_DIR/events.jsonl")
 "$VANE_BIN" state get --redis "$REDIS_URL" --json "${ids[@]}" >"$VT_DIR/states.jsonl" ||
     vt_fail "vane state get failed for some customer"
 # The timer index: one sorted set per partition, members with their due times.
-for key in $(vt_redis --scan --pattern 'vane:timers:*'); do
-    vt_redis ZRANGE "$key" 0 -1 WITHSCORES | paste - - | sed "s/^/$key\t/"
+for key in $(vt_redis -n 5 --scan --pattern 'vane:timers:*'); do
+    vt_redis -n 5 ZRANGE "$key" 0 -1 WITHSCORES | paste - - | sed "s/^/$key\t/"
 done >"$VT_DIR/timers.tsv"
+[[ "$(vt_redis -n 0 DBSIZE)" == 0 ]] || vt_fail "keys were written to database 0, not to /5"
+((${#ids[@]} > 0 && $(vt_redis -n 5 DBSIZE) >= ${#ids[@]})) ||
+    vt_fail "database 5 has $(vt_redis -n 5 DBSIZE) keys for ${#ids[@]} customers"
 
 python3 - "$VT_DIR" <<'PY' || vt_fail "checks failed (see above)"
 import csv, json, sys, collections

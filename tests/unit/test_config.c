@@ -258,6 +258,12 @@ static void test_file_errors_name_key_and_line(void **state)
     assert_int_equal(load_bad("redis:\n  url: http://x\n", err, sizeof err, path, sizeof path),
                      VANE_ECONFIG);
     assert_non_null(strstr(err, ":2: redis.url:"));
+    assert_non_null(strstr(err, "unknown scheme 'http'"));
+    assert_int_equal(
+        load_bad("redis:\n  url: redis://u:hush@h:1/x\n", err, sizeof err, path, sizeof path),
+        VANE_ECONFIG);
+    assert_non_null(strstr(err, "redis.url: the database must be a number, not 'x'"));
+    assert_null(strstr(err, "hush")); /* errors never quote the password */
 
     assert_int_equal(load_bad("shutdown:\n  grace:\n", err, sizeof err, path, sizeof path),
                      VANE_ECONFIG);

@@ -28,6 +28,7 @@ typedef struct fconn {
     int index;         /* 0 for the first accepted connection */
     char in[8192 + 1]; /* NUL-terminated after every read (strtol stops there) */
     size_t in_len;
+    bool pinged; /* this connection has seen a PING */
 } fconn_t;
 
 struct fake {
@@ -37,8 +38,13 @@ struct fake {
     int loading_conns; /* the first this many connections answer PING with -LOADING */
     bool require_auth; /* AUTH fails (-WRONGPASS), PING answers -NOAUTH */
     int pings, loading_sent, auths, gets, sets;
-    int closed_by_peer; /* connections the store closed (EOF seen) */
-    bool fail_sets;     /* answer SET with -ERR */
+    int closed_by_peer;      /* connections the store closed (EOF seen) */
+    bool fail_sets;          /* answer SET with -ERR */
+    bool no_password;        /* AUTH -ERR as from a Redis without a password; PING still +PONG */
+    bool mute_gets;          /* never answer GET (a frozen Redis) */
+    int selects;             /* SELECT commands, all answered +OK */
+    long selected_db;        /* the last SELECT's argument */
+    bool select_before_ping; /* a SELECT came before the connection's first PING */
 };
 
 static void fconn_closed(uv_handle_t *h)
@@ -125,10 +131,20 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         fake_t *f = c->fake;
         if (is(name, name_len, "AUTH")) {
             f->auths++;
-            reply(c, "-WRONGPASS invalid username-password pair\r\n");
+            reply(c, f->no_password
+                         ? "-ERR AUTH <password> called without any password configured for "
+                           "the default user. Are you sure your configuration is correct?\r\n"
+                         : "-WRONGPASS invalid username-password pair\r\n");
+        } else if (is(name, name_len, "SELECT")) {
+            const char *arg = strchr(name + name_len + 2, '\n'); /* past "$<len>\r" */
+            f->selects++;
+            f->selected_db = arg ? strtol(arg + 1, NULL, 10) : -1;
+            f->select_before_ping = !c->pinged;
+            reply(c, "+OK\r\n");
         } else if (is(name, name_len, "PING")) {
             f->pings++;
-            if (f->require_auth) {
+            c->pinged = true;
+            if (f->require_auth && !f->no_password) {
                 reply(c, "-NOAUTH Authentication required.\r\n");
             } else if (c->index < f->loading_conns) {
                 f->loading_sent++;
@@ -138,7 +154,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
             }
         } else if (is(name, name_len, "GET")) {
             f->gets++;
-            reply(c, "$-1\r\n");
+            if (!f->mute_gets)
+                reply(c, "$-1\r\n");
         } else if (is(name, name_len, "SET")) {
             f->sets++;
             reply(c, f->fail_sets ? "-ERR scripted failure\r\n" : "+OK\r\n");
@@ -221,7 +238,7 @@ static void on_deadline(uv_timer_t *t)
     uv_stop(&r->loop);
 }
 
-static void run_start_opts(run_t *r, int loading_conns, const char *password)
+static void run_start_url(run_t *r, int loading_conns, const char *password, const char *path)
 {
     memset(r, 0, sizeof *r);
     assert_int_equal(uv_loop_init(&r->loop), 0);
@@ -231,7 +248,7 @@ static void run_start_opts(run_t *r, int loading_conns, const char *password)
     uv_timer_init(&r->loop, &r->deadline);
     r->deadline.data = r;
     char url[64];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d", r->fake.port);
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d%s", r->fake.port, path);
     vane_state_store_opts_t o = {.url = url,
                                  .prefix = "t",
                                  .reconnect_max_ms = 200,
@@ -241,6 +258,11 @@ static void run_start_opts(run_t *r, int loading_conns, const char *password)
     char err[256];
     r->st = vane_state_store_new(&r->loop, &o, on_state, r, err, sizeof err);
     assert_non_null(r->st);
+}
+
+static void run_start_opts(run_t *r, int loading_conns, const char *password)
+{
+    run_start_url(r, loading_conns, password, "");
 }
 
 static void run_start(run_t *r, int loading_conns)
@@ -382,6 +404,73 @@ static void test_store_auth_refused(void **state)
     run_finish(&r);
 }
 
+/* AUTH refused with -ERR by a Redis that has no password, PING then answered +PONG: the store
+ * must stay down and back off, not go up on the PONG and flap up/down every 100 ms. */
+static void test_store_auth_refused_ping_ok(void **state)
+{
+    (void)state;
+    run_t r;
+    run_start_opts(&r, 0, "pw");
+    r.fake.no_password = true;
+    uv_timer_start(&r.deadline, on_deadline, 2000, 0);
+    uv_run(&r.loop, UV_RUN_DEFAULT); /* on_state stops it on an "up": there must be none */
+    assert_true(r.timed_out);
+    assert_int_equal(r.ups, 0);
+    assert_int_equal(r.downs, 0);
+    assert_false(vane_state_store_up(r.st));
+    assert_true(r.fake.accepted >= 3);
+    assert_true(r.fake.pings >= r.fake.accepted - 1); /* the PINGs were answered +PONG */
+    run_finish(&r);
+}
+
+/* redis://host:port/3 selects database 3 on the connection, before the PING that marks it up. */
+static void test_store_selects_db(void **state)
+{
+    (void)state;
+    run_t r;
+    run_start_url(&r, 0, NULL, "/3");
+    run_until_stopped(&r, 5000, "the store to come up");
+    assert_int_equal(r.fake.selects, 1);
+    assert_int_equal(r.fake.selected_db, 3);
+    assert_true(r.fake.select_before_ping);
+    run_finish(&r);
+    run_start(&r, 0); /* db 0: no SELECT at all */
+    run_until_stopped(&r, 5000, "the store to come up");
+    assert_int_equal(r.fake.selects, 0);
+    run_finish(&r);
+}
+
+/* close() with a GET that a frozen Redis never answers: the GET fails and the store closes
+ * within VANE_STATE_STORE_CLOSE_WAIT_MS (and a watchdog tick), not after the command timeout,
+ * nor never. */
+static void test_store_close_does_not_wait_for_frozen_redis(void **state)
+{
+    (void)state;
+    run_t r;
+    run_start(&r, 0);
+    run_until_stopped(&r, 5000, "the store to come up");
+    r.fake.mute_gets = true;
+    assert_int_equal(vane_state_store_get(r.st, "C1", on_get, &r), VANE_OK);
+    for (int i = 0; i < 20 && r.fake.gets == 0; i++)
+        uv_run(&r.loop, UV_RUN_NOWAIT);
+    assert_int_equal(r.fake.gets, 1);
+    uint64_t t0 = uv_hrtime();
+    vane_state_store_close(r.st, on_closed, &r);
+    uv_timer_start(&r.deadline, on_deadline, 4000, 0); /* the command timeout is 5 s */
+    while (!r.closed && !r.timed_out)
+        uv_run(&r.loop, UV_RUN_ONCE);
+    assert_true(r.closed);
+    double ms = (double)(uv_hrtime() - t0) / 1e6;
+    assert_true(ms >= VANE_STATE_STORE_CLOSE_WAIT_MS - 50);
+    assert_int_equal(r.get_calls, 1);
+    assert_int_equal(r.get_status, VANE_EREDIS);
+    uv_close((uv_handle_t *)&r.deadline, NULL);
+    uv_close((uv_handle_t *)&r.fake.server, NULL);
+    uv_walk(&r.loop, close_conn, NULL);
+    uv_run(&r.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&r.loop), 0);
+}
+
 int main(void)
 {
     vane_log_setup(VANE_LOG_OFF, VANE_LOG_FORMAT_TEXT, 0); /* quiet: the failures are scripted */
@@ -390,6 +479,9 @@ int main(void)
         cmocka_unit_test(test_store_retries_while_loading),
         cmocka_unit_test(test_store_error_reply_fails_one_command),
         cmocka_unit_test(test_store_auth_refused),
+        cmocka_unit_test(test_store_auth_refused_ping_ok),
+        cmocka_unit_test(test_store_selects_db),
+        cmocka_unit_test(test_store_close_does_not_wait_for_frozen_redis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
