@@ -107,15 +107,8 @@ void vane_cache_free(vane_cache_t *c, void (*release_msg)(void *msg))
 {
     if (!c)
         return;
-    if (release_msg) {
-        for (size_t i = 0; i <= c->mask; i++) {
-            vane_cache_entry_t *e = c->table[i].e;
-            if (!e || e == TOMB)
-                continue;
-            for (vane_cache_msg_t *m = e->pending_head; m; m = m->next)
-                release_msg(m->msg);
-        }
-    }
+    if (release_msg)
+        vane_cache_release_pending(c, release_msg);
     for (slab_t *s = c->slabs, *n; s; s = n) {
         n = s->next;
         vane_bigmem_free(s, SLAB_BYTES);
@@ -497,6 +490,22 @@ void *vane_cache_pop_pending_ev(vane_cache_t *c, vane_cache_entry_t *e, vane_eve
 void *vane_cache_pop_pending(vane_cache_t *c, vane_cache_entry_t *e)
 {
     return vane_cache_pop_pending_ev(c, e, NULL, NULL);
+}
+
+size_t vane_cache_release_pending(vane_cache_t *c, void (*release_msg)(void *msg))
+{
+    size_t n = 0;
+    for (size_t i = 0; i <= c->mask; i++) {
+        vane_cache_entry_t *e = c->table[i].e;
+        if (!e || e == TOMB)
+            continue;
+        void *msg;
+        while ((msg = vane_cache_pop_pending(c, e)) != NULL) {
+            release_msg(msg);
+            n++;
+        }
+    }
+    return n;
 }
 
 void vane_cache_mark_dirty(vane_cache_t *c, vane_cache_entry_t *e)

@@ -134,6 +134,10 @@ int vane_cache_push_pending_ev(vane_cache_t *c, vane_cache_entry_t *e, void *msg
                                const vane_event_t *ev);
 void *vane_cache_pop_pending_ev(vane_cache_t *c, vane_cache_entry_t *e, vane_event_t *ev_out,
                                 bool *has_ev);
+/* Pop every pending message of every entry and hand it to release_msg; returns how many.
+ * O(cache): for shutdown, where Kafka's messages must all be gone before its handle is
+ * destroyed (librdkafka's rd_kafka_destroy waits for them). */
+size_t vane_cache_release_pending(vane_cache_t *c, void (*release_msg)(void *msg));
 
 /* Mark e dirty (idempotent). */
 void vane_cache_mark_dirty(vane_cache_t *c, vane_cache_entry_t *e);

@@ -415,6 +415,8 @@ static void on_state_loaded(void *arg, int status, const char *bytes, size_t len
     vane_cache_entry_t *e = arg;
     vane_pipeline_t *pl = the_pipeline;
     e->pins--;
+    if (pl->state == RUN_CLOSING)
+        return; /* a late reply: the sink and the consumer are gone, nothing is applied now */
     if (status != VANE_OK) {
         /* Down: reloaded when the store is back (store_state_changed). Up: Redis refused this
          * GET with an error reply (-WRONGTYPE, -BUSY, ...); house_cb retries it every second,
@@ -1492,6 +1494,8 @@ static void component_closed(void *arg)
     pl->closing_handles--;
 }
 
+static void release_msg(void *m);
+
 static void close_all(vane_pipeline_t *pl)
 {
     if (pl->state == RUN_CLOSING)
@@ -1513,6 +1517,17 @@ static void close_all(vane_pipeline_t *pl)
     }
     vane_http_stop(pl->http); /* frees itself once its handle closed */
     pl->http = NULL;
+    /* Messages still waiting for their state loads (a grace that expired, a second signal)
+     * are dropped, uncommitted: the consumer's handle cannot be destroyed while any of its
+     * messages lives. */
+    size_t dropped = vane_cache_release_pending(pl->cache, release_msg);
+    if (dropped) {
+        pl->waiting -= dropped;
+        VANE_LOG(VANE_LOG_WARN, "main",
+                 "%zu message(s) still waiting for their state were dropped, uncommitted (they "
+                 "are consumed again after the restart)",
+                 dropped);
+    }
     /* Consumer first (leaves the group, commits stored offsets), then the producer (waits for
      * outstanding deliveries), then Redis. */
     pl->closing_handles += 4;

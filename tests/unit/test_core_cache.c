@@ -159,6 +159,17 @@ static void test_cache_pending_fifo(void **state)
     assert_int_equal(e->npending, 3000);
     for (int i = 0; i < 2000; i++)
         assert_ptr_equal(vane_cache_pop_pending(c, e), &msgs[i]);
+    /* At shutdown: every entry's pending messages are handed back, the entries kept. */
+    vane_cache_entry_t *e2 = add(c, "C2", 1);
+    assert_int_equal(vane_cache_push_pending(c, e2, &msgs[0]), 0);
+    released = 0;
+    assert_int_equal(vane_cache_release_pending(c, release), 1001);
+    assert_int_equal(released, 1001);
+    assert_int_equal(e->npending + e2->npending, 0);
+    assert_null(vane_cache_pop_pending(c, e));
+    assert_int_equal(vane_cache_count(c), 2);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(vane_cache_push_pending(c, e, &msgs[i]), 0);
     released = 0;
     vane_cache_free(c, release); /* the rest are handed back, not leaked */
     assert_int_equal(released, 1000);
