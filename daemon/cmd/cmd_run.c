@@ -136,6 +136,7 @@ int cmd_run(int argc, char **argv)
         .reconnect_max_ms = (int)cfg.redis.reconnect_max_ms,
         .command_timeout_ms = 5000,
         .connect_timeout_ms = (int)cfg.redis.connect_timeout_ms,
+        .state_ttl_ms = cfg.redis.state_ttl_ms,
     };
     o.input_format = cfg.kafka.input_format == VANE_CONFIG_FORMAT_JSON       ? VANE_FORMAT_JSON
                      : cfg.kafka.input_format == VANE_CONFIG_FORMAT_PROTOBUF ? VANE_FORMAT_PROTOBUF

@@ -129,6 +129,34 @@ static const char *nearest_name(const char *key)
     return bestd <= limit ? best : NULL;
 }
 
+/* Options that existed once, with what to use instead: a configuration that still sets one
+ * is refused with that advice rather than a bare "unknown". */
+static const struct {
+    const char *name, *instead;
+} removed_opts[] = {
+    {"engine.lateness", "settings.lateness in the rules file (rules/README.md, \"Time\"), which "
+                        "is what the engine always used; this option never took effect"},
+};
+
+/* The error for an unknown key (what = "key", dashes = "") or option ("option", "--"). */
+static void unknown_name(char *errbuf, size_t errlen, const char *what, const char *dashes,
+                         const char *key)
+{
+    for (size_t i = 0; i < sizeof removed_opts / sizeof removed_opts[0]; i++) {
+        if (strcmp(key, removed_opts[i].name) == 0) {
+            errf(errbuf, errlen, "%s '%s%s' was removed: use %s", what, dashes, key,
+                 removed_opts[i].instead);
+            return;
+        }
+    }
+    const char *near = nearest_name(key);
+    if (near)
+        errf(errbuf, errlen, "unknown %s '%s%s' (did you mean '%s%s'?)", what, dashes, key, dashes,
+             near);
+    else
+        errf(errbuf, errlen, "unknown %s '%s%s'", what, dashes, key);
+}
+
 /*-----------------------------------------------------------------------------------------
  * Value parsers (text -> typed value), shared by every source
  *---------------------------------------------------------------------------------------*/
@@ -434,11 +462,7 @@ int vane_config_set(vane_config_t *cfg, const char *key, const char *value,
         return kvlist_set(kv, prop, value);
     const vane_config_opt_t *opt = vane_config_find(key);
     if (!opt) {
-        const char *near = nearest_name(key);
-        if (near)
-            errf(errbuf, errlen, "unknown key '%s' (did you mean '%s'?)", key, near);
-        else
-            errf(errbuf, errlen, "unknown key '%s'", key);
+        unknown_name(errbuf, errlen, "key", "", key);
         return VANE_ENOTFOUND;
     }
     int rc = parse_value(cfg, opt, value, src, errbuf, errlen);
@@ -853,11 +877,7 @@ static int cli_apply(vane_config_t *cfg, int argc, char **argv, char *errbuf, si
             opt = vane_config_find(name);
         const char *prop;
         if (!opt && !passthrough(cfg, name, &prop)) {
-            const char *near = nearest_name(name);
-            if (near)
-                errf(errbuf, errlen, "unknown option '--%s' (did you mean '--%s'?)", name, near);
-            else
-                errf(errbuf, errlen, "unknown option '--%s'", name);
+            unknown_name(errbuf, errlen, "option", "--", name);
             return VANE_EINVAL;
         }
         if (!value) {

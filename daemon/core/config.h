@@ -93,7 +93,6 @@ typedef struct vane_config {
     } redis;
     struct {
         vane_config_strlist_t rules; /* rule files or directories (*.yaml), in order */
-        int64_t lateness_ms;         /* watermark delay behind the max event time */
         int64_t max_future_ms;       /* reject events further ahead of the wall clock */
         int64_t max_past_ms;         /* reject events older than this */
     } engine;

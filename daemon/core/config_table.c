@@ -136,10 +136,6 @@ const vane_config_opt_t vane_config_opts[] = {
      "Empty: rules/default.yaml from the installation's share/vane directory (or the source "
      "tree). On the command line --rules may repeat; in the environment separate with "
      "commas."},
-    {"engine.lateness", VANE_CONF_DURATION, OFF(engine.lateness_ms), "5m", 0, 7 * DAY, NULL, 0,
-     NULL,
-     "How far event time may go backwards: the watermark is the highest event time seen minus "
-     "this. Timers (dormancy, follow-up deadlines) fire when the watermark passes them."},
     {"engine.max_future", VANE_CONF_DURATION, OFF(engine.max_future_ms), "1h", 0, 365 * DAY, NULL,
      0, NULL,
      "Events stamped further than this ahead of the wall clock are rejected (reason "

@@ -76,6 +76,8 @@ struct vane_state_store {
     uint64_t close_started_ms; /* uv_now when close() was called */
     bool watchdog_closed;
     char prefix[64];
+    char ttl[24]; /* the state SETs' PX argument; "" = no expiry */
+    size_t ttl_len;
     req_t *fifo_head, *fifo_tail; /* in-flight requests, oldest first */
     req_t *bl_head, *bl_tail;     /* backlog: formatted, not yet handed to hiredis */
     vane_buf_t bl;                /* the backlog's commands (RESP), consumed from bl_off */
@@ -665,6 +667,8 @@ vane_state_store_t *vane_state_store_new(uv_loop_t *loop, const vane_state_store
         free(st);
         return NULL;
     }
+    if (opts->state_ttl_ms > 0)
+        st->ttl_len = vane_buf_fmt_i64(st->ttl, opts->state_ttl_ms);
     if (opts->user && *opts->user)
         snprintf(st->url.user, sizeof st->url.user, "%s", opts->user);
     if (opts->password && *opts->password)
@@ -727,12 +731,12 @@ int vane_state_store_set(vane_state_store_t *st, const char *id, const void *byt
         return VANE_ENOMEM;
     char key[KEY_MAX];
     size_t klen = vane_state_store_key(st, id, key, sizeof key);
-    const char *argv[3] = {"SET", key, bytes};
-    size_t lens[3] = {3, klen, len};
+    const char *argv[5] = {"SET", key, bytes, "PX", st->ttl};
+    size_t lens[5] = {3, klen, len, 2, st->ttl_len};
     r->kind = REQ_SET;
     r->cb.set = cb;
     r->arg = arg;
-    int rc = issue(st, r, 3, argv, lens);
+    int rc = issue(st, r, st->ttl_len ? 5 : 3, argv, lens);
     if (rc == VANE_OK)
         st->stats.sets++;
     return rc;

@@ -39,6 +39,7 @@ typedef struct vane_state_store_opts {
     int reconnect_max_ms;   /* backoff ceiling */
     int command_timeout_ms; /* a reply slower than this drops the connection */
     int connect_timeout_ms; /* a connect attempt slower than this is abandoned and retried */
+    int64_t state_ttl_ms;   /* > 0: states are SET with this expiry (PX), refreshed by each */
 } vane_state_store_opts_t;
 
 /* bytes/len valid only during the callback; status 0 with bytes == NULL: no such key. */

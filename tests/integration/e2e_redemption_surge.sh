@@ -8,7 +8,7 @@
 #   - malformed messages (random bytes, truncated protobuf, invalid JSON) are counted and
 #     logged, and the daemon goes on;
 #   - everything lives in the database redis.url names (/5 here): vane run and vane state
-#     SELECT it, and database 0 stays empty.
+#     SELECT it, and database 0 stays empty; states carry the redis.state_ttl expiry.
 source "$(dirname "$0")/lib.sh"
 vt_init e2e
 
@@ -82,6 +82,10 @@ done >"$VT_DIR/timers.tsv"
 [[ "$(vt_redis -n 0 DBSIZE)" == 0 ]] || vt_fail "keys were written to database 0, not to /5"
 ((${#ids[@]} > 0 && $(vt_redis -n 5 DBSIZE) >= ${#ids[@]})) ||
     vt_fail "database 5 has $(vt_redis -n 5 DBSIZE) keys for ${#ids[@]} customers"
+# States expire after redis.state_ttl (400 days by default), counted from their last write.
+pttl=$(vt_redis -n 5 PTTL "vane:{${ids[0]}}:s")
+((pttl > 399 * 86400000 && pttl <= 400 * 86400000)) ||
+    vt_fail "the state of ${ids[0]} expires in $pttl ms, want about 400 days (redis.state_ttl)"
 
 python3 - "$VT_DIR" <<'PY' || vt_fail "checks failed (see above)"
 import csv, json, sys, collections

@@ -21,7 +21,7 @@ kafka:
 redis:
   url: redis://:url-secret@redis-host:6380/2
 engine:
-  lateness: 90s
+  max_future: 90s
 YAML
 out="$VT_DIR/out.txt"
 VANE_KAFKA_GROUP=env-group VANE_KAFKA_BATCH_SIZE=300 VANE_REDIS_PASSWORD=env-redis-secret \
@@ -36,7 +36,7 @@ expect 'kafka.brokers: "file-broker:9092"  # file'
 expect 'kafka.group: "env-group"  # environment'
 expect 'kafka.batch_size: 400  # command line'
 expect 'kafka.input_topic: "bank.events"  # default'
-expect 'engine.lateness: 1m30s  # file'
+expect 'engine.max_future: 1m30s  # file'
 expect 'redis.password: "********"  # environment'
 expect 'redis.url: "redis://:****@redis-host:6380/2"  # file'
 expect 'kafka.common.sasl.password: "********"  # pass-through'
@@ -61,9 +61,9 @@ rc=0
 grep -q "bad.yaml:3: kafka.linger_ms: 'soon' is not an integer" "$VT_DIR/bad.out" ||
     vt_fail "bad file value message: $(cat "$VT_DIR/bad.out")"
 rc=0
-"$VANE_BIN" run --rules "$RULES" --engine.lateness=soon --check-config >"$VT_DIR/flag.out" 2>&1 || rc=$?
+"$VANE_BIN" run --rules "$RULES" --engine.max_future=soon --check-config >"$VT_DIR/flag.out" 2>&1 || rc=$?
 [[ $rc -eq 2 ]] || vt_fail "bad flag value: exit $rc, want 2"
-grep -q "engine.lateness: 'soon' is not a duration" "$VT_DIR/flag.out" ||
+grep -q "engine.max_future: 'soon' is not a duration" "$VT_DIR/flag.out" ||
     vt_fail "bad flag message: $(cat "$VT_DIR/flag.out")"
 grep -q '^usage: vane run' "$VT_DIR/flag.out" || vt_fail "no usage after a bad flag"
 rc=0

@@ -104,7 +104,6 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.redis.password, "");
     assert_int_equal(cfg.redis.cache_max_customers, 500000);
     assert_int_equal(cfg.engine.rules.n, 0);
-    assert_int_equal(cfg.engine.lateness_ms, 5 * 60 * 1000);
     assert_int_equal(cfg.engine.max_future_ms, 3600 * 1000);
     assert_int_equal(cfg.engine.max_past_ms, 400LL * 86400 * 1000);
     assert_string_equal(cfg.http.listen, "127.0.0.1:9464");
@@ -156,7 +155,7 @@ static void test_file_nested_flat_lists_passthrough(void **state)
               "redis.url: unix:///run/redis.sock\n"
               "engine:\n"
               "  rules: [a.yaml, dir/]\n"
-              "  lateness: 90s\n"
+              "  max_future: 90s\n"
               "log: {level: debug, mask_customer_ids: no}\n"
               "http:\n"
               "  listen: \"off\"\n");
@@ -175,7 +174,7 @@ static void test_file_nested_flat_lists_passthrough(void **state)
     assert_int_equal(cfg.engine.rules.n, 2);
     assert_string_equal(cfg.engine.rules.items[0], "a.yaml");
     assert_string_equal(cfg.engine.rules.items[1], "dir/");
-    assert_int_equal(cfg.engine.lateness_ms, 90000);
+    assert_int_equal(cfg.engine.max_future_ms, 90000);
     assert_int_equal(cfg.log.level, 0);
     assert_false(cfg.log.mask_customer_ids);
     assert_false(cfg.http.enabled);
@@ -227,9 +226,13 @@ static void test_file_errors_name_key_and_line(void **state)
                      VANE_ECONFIG);
     assert_non_null(strstr(err, ":1: kafka.batch_size: '0' is out of range 1 .. 100000"));
 
-    assert_int_equal(load_bad("engine:\n\n  lateness: 5\n", err, sizeof err, path, sizeof path),
+    assert_int_equal(load_bad("engine:\n\n  max_future: 5\n", err, sizeof err, path, sizeof path),
                      VANE_ECONFIG);
-    assert_non_null(strstr(err, ":3: engine.lateness: '5' is not a duration"));
+    assert_non_null(strstr(err, ":3: engine.max_future: '5' is not a duration"));
+    /* A removed option is refused with what replaced it. */
+    assert_int_equal(load_bad("engine:\n  lateness: 5m\n", err, sizeof err, path, sizeof path),
+                     VANE_ECONFIG);
+    assert_non_null(strstr(err, "key 'engine.lateness' was removed: use settings.lateness"));
 
     assert_int_equal(load_bad("log:\n  format: xml\n", err, sizeof err, path, sizeof path),
                      VANE_ECONFIG);
@@ -418,8 +421,10 @@ static void test_cli_usage_errors(void **state)
     assert_string_equal(err, "--group needs a value");
     vane_config_free(&cfg);
 
-    assert_int_equal(load_argv(&cfg, err, sizeof err, "--engine.lateness=soon", NULL), VANE_EINVAL);
-    assert_non_null(strstr(err, "--engine.lateness: engine.lateness: 'soon' is not a duration"));
+    assert_int_equal(load_argv(&cfg, err, sizeof err, "--engine.max_future=soon", NULL),
+                     VANE_EINVAL);
+    assert_non_null(
+        strstr(err, "--engine.max_future: engine.max_future: 'soon' is not a duration"));
     vane_config_free(&cfg);
 
     assert_int_equal(load_argv(&cfg, err, sizeof err, "stray", NULL), VANE_EINVAL);
@@ -471,7 +476,7 @@ static void test_print_masks_secrets_and_reloads(void **state)
                                "--redis=redis://bob:urlpass@db:6380/1",
                                "--kafka.common.sasl.password=kafkapw",
                                "--kafka.common.sasl.username=alice", "--rules=x y.yaml",
-                               "--engine.lateness=90s", NULL),
+                               "--engine.max_future=90s", NULL),
                      VANE_OK);
     char *text = print_to_string(&cfg);
     assert_null(strstr(text, "s3cr3t-pw"));
@@ -480,7 +485,7 @@ static void test_print_masks_secrets_and_reloads(void **state)
     assert_non_null(strstr(text, "redis.password: \"********\"  # command line"));
     assert_non_null(strstr(text, "redis.url: \"redis://bob:****@db:6380/1\""));
     assert_non_null(strstr(text, "kafka.common.sasl.username: \"alice\""));
-    assert_non_null(strstr(text, "engine.lateness: 1m30s  # command line"));
+    assert_non_null(strstr(text, "engine.max_future: 1m30s  # command line"));
     assert_non_null(strstr(text, "kafka.group: \"vane\"  # default"));
 
     /* the printed text loads back to the same values (secrets aside) */
