@@ -58,6 +58,9 @@ const char cmd_broker_usage[] =
     "  --coordinator GROUP:BROKER  broker BROKER coordinates consumer group GROUP (repeatable)\n"
     "  --produce-rtt BROKER:MS  broker BROKER answers its next 1,000 Produce requests MS\n"
     "                           milliseconds late (repeatable)\n"
+    "  --produce-error BROKER:CODE:COUNT  broker BROKER answers its next COUNT (1..1000)\n"
+    "                           Produce requests with Kafka error CODE, e.g. 29 for\n"
+    "                           TOPIC_AUTHORIZATION_FAILED (repeatable; before any delays)\n"
     "  --bootstrap-file FILE    also write the bootstrap address to FILE (atomically: a script\n"
     "                           can wait for FILE to exist); removed again on exit\n";
 
@@ -141,6 +144,7 @@ enum {
     OPT_LEADER,
     OPT_COORDINATOR,
     OPT_RTT,
+    OPT_PERR,
     OPT_HELP,
 };
 
@@ -159,6 +163,7 @@ int cmd_broker(int argc, char **argv)
         {"leader", required_argument, NULL, OPT_LEADER},
         {"coordinator", required_argument, NULL, OPT_COORDINATOR},
         {"produce-rtt", required_argument, NULL, OPT_RTT},
+        {"produce-error", required_argument, NULL, OPT_PERR},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -174,7 +179,8 @@ int cmd_broker(int argc, char **argv)
     const char *bootstrap_file = NULL;
     placement_t leaders[MAX_TOPICS], coords[MAX_TOPICS];
     int n_leaders = 0, n_coords = 0;
-    int rtt_ms[65]; /* per broker id, -1 = not set */
+    int rtt_ms[65];                                /* per broker id, -1 = not set */
+    int perr_code[65] = {0}, perr_count[65] = {0}; /* per broker id: --produce-error */
     for (int i = 0; i < 65; i++)
         rtt_ms[i] = -1;
     int status = 2;
@@ -250,6 +256,22 @@ int cmd_broker(int argc, char **argv)
             rtt_ms[b] = ms;
             break;
         }
+        case OPT_PERR: {
+            char *end, *end2;
+            errno = 0;
+            long b = strtol(optarg, &end, 10);
+            long code = *end == ':' ? strtol(end + 1, &end2, 10) : 0;
+            int count = 0;
+            if (errno || end == optarg || *end != ':' || b < 1 || b > 64 || code < 1 ||
+                code > 1000 || *end2 != ':' || parse_count(end2 + 1, 1, 1000, &count)) {
+                vane_command_usage_error(
+                    "broker", "bad --produce-error '%s' (want BROKER:CODE:COUNT)", optarg);
+                goto out;
+            }
+            perr_code[b] = (int)code;
+            perr_count[b] = count;
+            break;
+        }
         case OPT_LEADER:
         case OPT_COORDINATOR: {
             bool lead = ch == OPT_LEADER;
@@ -284,9 +306,11 @@ int cmd_broker(int argc, char **argv)
         goto out;
     }
     for (int b = brokers + 1; b < 65; b++) {
-        if (rtt_ms[b] >= 0) {
-            vane_command_usage_error("broker", "--produce-rtt %d:%d: there are only %d broker(s)",
-                                     b, rtt_ms[b], brokers);
+        if (rtt_ms[b] >= 0 || perr_count[b]) {
+            vane_command_usage_error("broker",
+                                     "--produce-%s for broker %d: there are only %d "
+                                     "broker(s)",
+                                     rtt_ms[b] >= 0 ? "rtt" : "error", b, brokers);
             goto out;
         }
     }
@@ -370,6 +394,15 @@ int cmd_broker(int argc, char **argv)
         }
     }
     for (int b = 1; b <= brokers && topics_ok; b++) {
+        for (int i = 0; i < perr_count[b] && topics_ok; i++) {
+            rd_kafka_resp_err_t e = rd_kafka_mock_broker_push_request_error_rtts(
+                mc, b, 0, 1, (rd_kafka_resp_err_t)perr_code[b], 0);
+            if (e) {
+                fprintf(stderr, "vane broker: --produce-error %d:%d: %s\n", b, perr_code[b],
+                        rd_kafka_err2str(e));
+                topics_ok = false;
+            }
+        }
         /* An error stack entry per request: "no error, answered rtt ms late" (ApiKey 0 is
          * Produce). Other requests (metadata, producer ids) are answered at once. */
         for (int i = 0; i < 1000 && rtt_ms[b] >= 0 && topics_ok; i++) {

@@ -109,6 +109,7 @@ struct vane_pipeline {
     bool paused_writes;  /* writes_failing with the store up: -OOM, -READONLY, ... */
     bool store_up;
     bool loads_to_retry; /* a GET failed; house_cb retries failed loads while the store is up */
+    bool sink_failed;    /* an alert cannot be delivered: stopping (on_sink_failed) */
 
     uv_timer_t flush_timer;
     /* A worker thread faults in the cache's next slab before it is needed (cache.h), so the
@@ -246,6 +247,24 @@ reject:
     return VANE_EPARSE;
 }
 
+static void on_fatal(void *arg, const char *why);
+
+/* An alert that will never be delivered, or a producer that failed for good (tag 0). The
+ * alert stays counted as outstanding, so its epoch never completes: nothing past it is
+ * committed and the state that made it is not written. vane stops (exit 1 once the grace
+ * expires); the restart consumes the event again and produces the alert again. */
+static void on_sink_failed(void *arg, uint64_t tag, const char *why)
+{
+    vane_pipeline_t *pl = arg;
+    (void)tag;
+    if (pl->sink_failed)
+        return; /* stopping already; the sink logs each alert */
+    pl->sink_failed = true;
+    VANE_LOG(VANE_LOG_ERROR, "main",
+             "stopping: %s; nothing after it is committed, so a restart produces it again", why);
+    on_fatal(pl, why);
+}
+
 static void emit_alerts(vane_pipeline_t *pl, int64_t now, const rd_kafka_message_t *m)
 {
     rd_kafka_timestamp_type_t tstype;
@@ -254,8 +273,14 @@ static void emit_alerts(vane_pipeline_t *pl, int64_t now, const rd_kafka_message
         ts = 0;
     for (uint32_t i = 0; i < pl->batch.count; i++) {
         vane_alert_t *a = &pl->batch.alerts[i];
-        if (vane_alert_sink_alert(pl->sink, a, now, TAG(pl->open_epoch, ts)) != VANE_OK)
-            continue; /* logged by the sink */
+        if (vane_alert_sink_alert(pl->sink, a, now, TAG(pl->open_epoch, ts)) != VANE_OK) {
+            /* Not sent (logged by the sink): it counts as outstanding for good, so this epoch
+             * is never committed. */
+            pl->outstanding[pl->open_epoch % EPOCH_RING]++;
+            pl->outstanding_total++;
+            on_sink_failed(pl, 0, "an alert could not be produced");
+            continue;
+        }
         const char *labels[3] = {vane_alert_kind_name(a->kind), a->rule_id, NULL};
         uint64_t *c = vane_metrics_counter(pl->m.alerts, labels); /* alerts are rare */
         if (c)
@@ -1637,7 +1662,8 @@ int vane_pipeline_run(const vane_pipeline_opts_t *opts)
         VANE_LOG(VANE_LOG_INFO, "http", "serving /metrics, /healthz, /readyz on %s (port %d)",
                  opts->http_listen, vane_http_port(pl->http));
     }
-    pl->sink = vane_alert_sink_new(&pl->loop, &opts->sink, on_delivered, pl, err, sizeof err);
+    pl->sink = vane_alert_sink_new(&pl->loop, &opts->sink, on_delivered, on_sink_failed, pl, err,
+                                   sizeof err);
     if (!pl->sink) {
         VANE_LOG(VANE_LOG_ERROR, "kafka", "%s", err);
         goto out_loop;

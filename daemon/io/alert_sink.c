@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,9 @@ struct vane_alert_sink {
     char dlq_topic[256];
     vane_buf_t buf; /* reused encoding buffer */
     vane_alert_sink_delivered_cb on_delivered;
+    vane_alert_sink_failed_cb on_failed;
     void *arg;
+    bool fatal_reported;
     vane_alert_sink_stats_t stats;
     void (*done)(void *);
     void *done_arg;
@@ -36,11 +39,16 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    (void)opaque;
+    vane_alert_sink_t *sink = opaque;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[512];
         rd_kafka_fatal_error(rk, why, sizeof why);
         VANE_LOG(VANE_LOG_ERROR, "kafka", "fatal producer error: %s", why);
+        /* The idempotent producer is unusable from here on: every produce fails. */
+        if (!sink->fatal_reported && sink->on_failed) {
+            sink->fatal_reported = true;
+            sink->on_failed(sink->arg, 0, why);
+        }
         return;
     }
     VANE_LOG(VANE_LOG_WARN, "kafka", "producer: %s: %s", rd_kafka_err2name(err), reason);
@@ -64,6 +72,54 @@ static rd_kafka_resp_err_t produce(vane_alert_sink_t *sink, const char *topic, c
     }
 }
 
+/* Delivery errors that producing the message again may cure: the cluster was unreachable or
+ * busy past librdkafka's own retries. Any other (authorization, a message too large, an
+ * unknown topic, a fatal idempotence error) fails the same way every time. */
+static bool transient(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A message that cannot be delivered. A dead letter is a diagnostic copy of input already
+ * counted and logged: it is given up (logged with its source, counted) and reported delivered,
+ * so it holds nothing back. An alert is the product: on_failed tells the caller, who must not
+ * commit past it (the pipeline stops; a restart produces it again). */
+static void undeliverable(vane_alert_sink_t *sink, const rd_kafka_message_t *m, uint64_t tag,
+                          rd_kafka_resp_err_t err)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    sink->stats.outstanding--;
+    if (sink->dlq_topic[0] && strcmp(topic, sink->dlq_topic) == 0) {
+        sink->stats.dlq_failed++;
+        VANE_LOG(VANE_LOG_ERROR, "kafka", "dead letter to %s given up: %s", topic,
+                 rd_kafka_err2str(err));
+        if (sink->on_delivered)
+            sink->on_delivered(sink->arg, tag);
+        return;
+    }
+    sink->stats.alerts_failed++;
+    char why[320];
+    snprintf(why, sizeof why, "alert to %s cannot be delivered: %s", topic, rd_kafka_err2str(err));
+    VANE_LOG(VANE_LOG_ERROR, "kafka", "%s", why);
+    if (sink->on_failed)
+        sink->on_failed(sink->arg, tag, why);
+}
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
@@ -74,6 +130,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         sink->stats.alerts_acked++;
         if (sink->on_delivered)
             sink->on_delivered(sink->arg, tag);
+        return;
+    }
+    if (!transient(m->err)) {
+        undeliverable(sink, m, tag, m->err);
         return;
     }
     /* librdkafka already retried; produce it again so nothing is dropped. */
@@ -88,9 +148,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                                       m->payload, m->len, hdrs, tag);
     if (err) {
         rd_kafka_headers_destroy(hdrs);
-        sink->stats.outstanding--;
-        VANE_LOG(VANE_LOG_ERROR, "kafka", "re-produce failed: %s; message lost",
-                 rd_kafka_err2str(err));
+        undeliverable(sink, m, tag, err);
     }
 }
 
@@ -119,8 +177,9 @@ static int set_conf(rd_kafka_conf_t *conf, const char *k, const char *v, char *e
 }
 
 vane_alert_sink_t *vane_alert_sink_new(uv_loop_t *loop, const vane_alert_sink_opts_t *opts,
-                                       vane_alert_sink_delivered_cb on_delivered, void *arg,
-                                       char *errbuf, size_t errlen)
+                                       vane_alert_sink_delivered_cb on_delivered,
+                                       vane_alert_sink_failed_cb on_failed, void *arg, char *errbuf,
+                                       size_t errlen)
 {
     vane_alert_sink_t *sink = calloc(1, sizeof *sink);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -132,6 +191,7 @@ vane_alert_sink_t *vane_alert_sink_new(uv_loop_t *loop, const vane_alert_sink_op
     sink->pipefd[0] = sink->pipefd[1] = -1;
     sink->format = opts->format == VANE_FORMAT_PROTOBUF ? VANE_FORMAT_PROTOBUF : VANE_FORMAT_JSON;
     sink->on_delivered = on_delivered;
+    sink->on_failed = on_failed;
     sink->arg = arg;
     snprintf(sink->alert_topic, sizeof sink->alert_topic, "%s", opts->alert_topic);
     snprintf(sink->shadow_topic, sizeof sink->shadow_topic, "%s",
@@ -208,6 +268,7 @@ int vane_alert_sink_alert(vane_alert_sink_t *sink, vane_alert_t *a, int64_t now_
                                       sink->buf.data, sink->buf.len, hdrs, tag);
     if (err) {
         rd_kafka_headers_destroy(hdrs);
+        sink->stats.alerts_failed++;
         VANE_LOG(VANE_LOG_ERROR, "kafka", "produce alert to %s: %s", topic, rd_kafka_err2str(err));
         return VANE_EKAFKA;
     }
@@ -244,7 +305,10 @@ int vane_alert_sink_dlq(vane_alert_sink_t *sink, const rd_kafka_message_t *src,
         produce(sink, sink->dlq_topic, src->key, src->key_len, src->payload, src->len, hdrs, tag);
     if (err) {
         rd_kafka_headers_destroy(hdrs);
-        VANE_LOG(VANE_LOG_ERROR, "kafka", "produce dead letter: %s", rd_kafka_err2str(err));
+        sink->stats.dlq_failed++;
+        VANE_LOG(VANE_LOG_ERROR, "kafka", "dead letter of %s[%d]@%lld given up: %s",
+                 rd_kafka_topic_name(src->rkt), (int)src->partition, (long long)src->offset,
+                 rd_kafka_err2str(err));
         return VANE_EKAFKA;
     }
     sink->stats.outstanding++;

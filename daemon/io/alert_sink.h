@@ -8,9 +8,14 @@
  *     vane-reject-reason / -field / -message and vane-source-topic / -partition / -offset.
  * Delivery reports arrive on the loop (the producer's main queue is wired to a pipe and a
  * uv_poll_t, like the consumer). Each message carries the caller's tag; on_delivered(tag)
- * runs once per message when Kafka acknowledged it. A delivery that fails permanently is
- * produced again (logged, counted), so an alert is never dropped; on_delivered runs only on
- * success. Encoding reuses one buffer: no allocation per alert beyond librdkafka's copy.
+ * runs once per message when Kafka acknowledged it. A delivery that failed for a reason that
+ * may pass (brokers unreachable past librdkafka's retries) is produced again (logged,
+ * counted). One that cannot succeed (authorization, size, unknown topic, a fatal idempotence
+ * error), or whose produce fails: an alert goes to on_failed(tag) and never to on_delivered,
+ * so the caller can stop without committing past it; a dead letter is given up (logged with
+ * its source position, counted) and reported to on_delivered, as it is only a copy of input
+ * already counted. A fatal producer error calls on_failed(0) once. Encoding reuses one
+ * buffer: no allocation per alert beyond librdkafka's copy.
  * Loop thread only.
  */
 #ifndef VANE_ALERT_SINK_H
@@ -42,19 +47,25 @@ typedef struct vane_alert_sink_stats {
     uint64_t alerts_acked; /* acknowledged by Kafka */
     uint64_t shadow_sent;
     uint64_t dlq_sent;
-    uint64_t retries;     /* permanent delivery failures produced again */
-    uint64_t outstanding; /* produced, not yet acknowledged */
+    uint64_t retries;       /* failed deliveries produced again */
+    uint64_t alerts_failed; /* alerts that could not be produced or delivered */
+    uint64_t dlq_failed;    /* dead letters given up */
+    uint64_t outstanding;   /* produced, not yet acknowledged */
 } vane_alert_sink_stats_t;
 
 /* tag: the caller's; produced_ms: wall clock when the message was produced. */
 typedef void (*vane_alert_sink_delivered_cb)(void *arg, uint64_t tag);
+/* An alert that will never be delivered (tag), or the producer failed for good (tag 0). */
+typedef void (*vane_alert_sink_failed_cb)(void *arg, uint64_t tag, const char *why);
 
 vane_alert_sink_t *vane_alert_sink_new(uv_loop_t *loop, const vane_alert_sink_opts_t *opts,
-                                       vane_alert_sink_delivered_cb on_delivered, void *arg,
-                                       char *errbuf, size_t errlen);
+                                       vane_alert_sink_delivered_cb on_delivered,
+                                       vane_alert_sink_failed_cb on_failed, void *arg, char *errbuf,
+                                       size_t errlen);
 
 /* Produce one alert; sets a->detected_at_ms to now_ms when unset. 0, or a negative code
- * (encoding failure; the queue is never full for long: a full queue is waited out). */
+ * (encoding failure, a full queue not drained within ~10 s, a fatal producer): the alert is
+ * not sent and the caller must not commit past it. */
 int vane_alert_sink_alert(vane_alert_sink_t *sink, vane_alert_t *a, int64_t now_ms, uint64_t tag);
 
 /* Produce a dead letter for a rejected input message. Returns 1 when produced (on_delivered
