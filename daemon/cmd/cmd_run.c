@@ -3,6 +3,7 @@
 
 #include "core/config.h"
 #include "core/pipeline.h"
+#include "engine/codec.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -25,6 +26,9 @@ const char cmd_run_usage[] =
     "All options: docs/configuration.md.\n";
 
 /* Collect pass-through librdkafka properties: common first, then the client's own. */
+_Static_assert(VANE_DECODE_MAX_BYTES == 16u << 20,
+               "kafka.max_message_bytes is bounded by the decoder's limit in config_table.c");
+
 static vane_kv_t *collect_props(const vane_config_kvlist_t *common, const vane_config_kvlist_t *own,
                                 size_t *n)
 {
@@ -125,6 +129,7 @@ int cmd_run(int argc, char **argv)
         .format = cfg.kafka.alert_format == VANE_CONFIG_FORMAT_PROTOBUF ? VANE_FORMAT_PROTOBUF
                                                                         : VANE_FORMAT_JSON,
         .linger_ms = (int)cfg.kafka.linger_ms,
+        .max_message_bytes = (int)cfg.kafka.max_message_bytes,
         .props = prod,
         .nprops = nprod,
     };

@@ -77,9 +77,10 @@ const vane_config_opt_t vane_config_opts[] = {
      offset_resets, 0, NULL,
      "Where a new consumer group starts: earliest, latest, or error (refuse to guess)."},
     {"kafka.max_message_bytes", VANE_CONF_BYTES, OFF(kafka.max_message_bytes), "1MiB", 1024,
-     1000000000, NULL, 0, NULL,
-     "Largest message accepted or produced (message.max.bytes). Larger input is rejected "
-     "with reason too_big."},
+     16 << 20, NULL, 0, NULL, /* 16 MiB: the decoder's limit, VANE_DECODE_MAX_BYTES */
+     "Largest input message decoded; larger input is rejected with reason too_big. Dead "
+     "letters up to this size plus 64 KiB (at least 1,000,000 bytes) are produced; a larger "
+     "one is given up, logged with its source position."},
     {"kafka.session_timeout_ms", VANE_CONF_INT, OFF(kafka.session_timeout_ms), "10000", 1000,
      3600000, NULL, 0, NULL,
      "Consumer group session.timeout.ms: how long before a silent instance's partitions are "

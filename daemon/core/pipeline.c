@@ -1652,7 +1652,8 @@ int vane_pipeline_run(const vane_pipeline_opts_t *opts)
             .reload_arg = pl,
             .reload_timeout_ms =
                 opts->http_reload_timeout_ms > 0 ? opts->http_reload_timeout_ms : 10000,
-            .stall_ms = 30000,
+            /* three snapshots missed, and never below 30 s */
+            .stall_ms = opts->metrics_interval_ms > 10000 ? 3 * opts->metrics_interval_ms : 30000,
         };
         pl->http = vane_http_start(&pl->loop, &ho, err, sizeof err);
         if (!pl->http) {

@@ -204,6 +204,12 @@ vane_alert_sink_t *vane_alert_sink_new(uv_loop_t *loop, const vane_alert_sink_op
         set_conf(conf, "enable.idempotence", "true", errbuf, errlen) ||
         set_conf(conf, "linger.ms", num, errbuf, errlen))
         goto err;
+    /* A dead letter carries the input's bytes plus headers: room for the largest input. */
+    if (opts->max_message_bytes > 1000000 - 65536) {
+        snprintf(num, sizeof num, "%d", opts->max_message_bytes + 65536);
+        if (set_conf(conf, "message.max.bytes", num, errbuf, errlen))
+            goto err;
+    }
     for (size_t i = 0; i < opts->nprops; i++) {
         if (set_conf(conf, opts->props[i].key, opts->props[i].value, errbuf, errlen))
             goto err;

@@ -38,6 +38,7 @@ typedef struct vane_alert_sink_opts {
     const char *dlq_topic;    /* dead letters; NULL/"" = none (counted, logged) */
     vane_format_t format;     /* JSON or PROTOBUF */
     int linger_ms;
+    int max_message_bytes;  /* largest input: a dead letter copies it (0 = librdkafka's) */
     const vane_kv_t *props; /* extra librdkafka properties (common + producer), may be NULL */
     size_t nprops;
 } vane_alert_sink_opts_t;

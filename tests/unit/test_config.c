@@ -225,6 +225,11 @@ static void test_file_errors_name_key_and_line(void **state)
     assert_int_equal(load_bad("kafka.batch_size: 0\n", err, sizeof err, path, sizeof path),
                      VANE_ECONFIG);
     assert_non_null(strstr(err, ":1: kafka.batch_size: '0' is out of range 1 .. 100000"));
+    /* Above the decoder's limit: refused at load, not "out of memory" at start-up. */
+    assert_int_equal(
+        load_bad("kafka.max_message_bytes: 64MiB\n", err, sizeof err, path, sizeof path),
+        VANE_ECONFIG);
+    assert_non_null(strstr(err, ":1: kafka.max_message_bytes: '64MiB' is out of range"));
 
     assert_int_equal(load_bad("engine:\n\n  max_future: 5\n", err, sizeof err, path, sizeof path),
                      VANE_ECONFIG);
