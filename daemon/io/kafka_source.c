@@ -17,6 +17,7 @@ struct vane_kafka_source {
     int pipefd[2];           /* librdkafka writes [1], the loop polls [0] */
     uv_poll_t poll;          /* on pipefd[0] */
     uv_idle_t drain_idle;    /* resumes draining when a wakeup stopped early */
+    uv_timer_t keepalive;    /* polls librdkafka while paused (see keepalive_cb) */
     int open_handles;
     bool paused;
     bool closing;
@@ -131,11 +132,15 @@ void vane_kafka_source_revoke_done(vane_kafka_source_t *src)
     src->revoking = NULL;
 }
 
-/* Drain up to max_batches batches; returns true when the queue may hold more. */
+/* Drain up to max_batches batches; returns true when the queue may hold more. Also while
+ * paused: the consume call is what serves rebalance callbacks and errors and tells the group
+ * this member is alive (max.poll.interval.ms); the paused partitions' messages do not come
+ * (pausing bumps their version barrier, so what was fetched before is discarded here and
+ * fetched again from the consumed position on resume). */
 static bool drain(vane_kafka_source_t *src)
 {
     for (int b = 0; b < src->max_batches; b++) {
-        if (src->paused || src->closing)
+        if (src->closing)
             return false;
         ssize_t n =
             rd_kafka_consume_batch_queue(src->queue, 0, src->batch, (size_t)src->batch_size);
@@ -166,6 +171,17 @@ static void idle_cb(uv_idle_t *h)
     vane_kafka_source_t *src = h->data;
     if (!drain(src))
         uv_idle_stop(&src->drain_idle);
+}
+
+/* While paused nothing may wake the loop for this consumer for minutes (a Redis outage):
+ * without a consume call librdkafka would leave the group after max.poll.interval.ms, and a
+ * rebalance or the resulting lost revoke would only be seen after resuming, once write-backs
+ * of partitions already owned by another instance had been sent. */
+static void keepalive_cb(uv_timer_t *t)
+{
+    vane_kafka_source_t *src = t->data;
+    if (src->paused && !src->closing && drain(src))
+        uv_idle_start(&src->drain_idle, idle_cb);
 }
 
 static void poll_cb(uv_poll_t *h, int status, int events)
@@ -293,8 +309,11 @@ vane_kafka_source_t *vane_kafka_source_new(uv_loop_t *loop, const vane_kafka_sou
 
     uv_poll_init(loop, &src->poll, src->pipefd[0]);
     uv_idle_init(loop, &src->drain_idle);
-    src->poll.data = src->drain_idle.data = src;
-    src->open_handles = 2;
+    uv_timer_init(loop, &src->keepalive);
+    src->poll.data = src->drain_idle.data = src->keepalive.data = src;
+    src->open_handles = 3;
+    uv_timer_start(&src->keepalive, keepalive_cb, 1000, 1000);
+    uv_unref((uv_handle_t *)&src->keepalive);
     uv_poll_start(&src->poll, UV_READABLE, poll_cb);
     /* Anything queued before the pipe was armed would never trigger it: drain once. */
     uv_idle_start(&src->drain_idle, idle_cb);
@@ -402,6 +421,7 @@ void vane_kafka_source_close(vane_kafka_source_t *src, void (*done)(void *arg), 
     src->done = done;
     src->done_arg = arg;
     uv_idle_stop(&src->drain_idle);
+    uv_timer_stop(&src->keepalive);
     uv_poll_stop(&src->poll);
     /* consumer_close serves the queue itself (rebalance callbacks run with closing set, so a
      * revoke is released at once: the pipeline flushed and stored everything before). */
@@ -418,4 +438,5 @@ void vane_kafka_source_close(vane_kafka_source_t *src, void (*done)(void *arg), 
     src->rk = NULL;
     uv_close((uv_handle_t *)&src->poll, handle_closed);
     uv_close((uv_handle_t *)&src->drain_idle, handle_closed);
+    uv_close((uv_handle_t *)&src->keepalive, handle_closed);
 }

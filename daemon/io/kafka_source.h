@@ -5,6 +5,9 @@
  * on the pipe wakes the loop, which drains the queue in batches (rd_kafka_consume_batch_queue)
  * and hands each batch to on_batch. At most max_batches_per_wakeup batches run per wakeup,
  * then an idle handle resumes, so one busy input never starves the rest of the loop.
+ * Paused (vane_kafka_source_pause), the partitions stop fetching but the consumer is still
+ * served (on wakeups and once a second), so rebalances and errors are handled and the group
+ * sees the member alive (max.poll.interval.ms) however long the pause lasts.
  *
  * Offsets: auto-commit is on but automatic offset *storing* is off. The pipeline calls
  * vane_kafka_source_store() only for offsets whose effects are durable, so a commit never
