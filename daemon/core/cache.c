@@ -544,18 +544,13 @@ vane_cache_entry_t *vane_cache_take_failed_loads(vane_cache_t *c)
     return head;
 }
 
-static bool evictable(const vane_cache_entry_t *e)
-{
-    return e->status == VANE_CACHE_READY && !e->dirty && e->pins == 0 && e->npending == 0;
-}
-
 size_t vane_cache_evict(vane_cache_t *c, int32_t partition)
 {
     size_t n = 0;
     if (partition >= 0) {
         for (vane_cache_entry_t *e = c->lru_tail, *prev; e; e = prev) {
             prev = e->lru_prev;
-            if (e->partition == partition && evictable(e)) {
+            if (e->partition == partition && vane_cache_removable(e)) {
                 vane_cache_remove(c, e);
                 n++;
             }
@@ -572,7 +567,7 @@ size_t vane_cache_evict(vane_cache_t *c, int32_t partition)
     for (vane_cache_entry_t *e = c->lru_tail, *prev;
          e && c->count > c->max_entries && skipped < max_skip; e = prev) {
         prev = e->lru_prev;
-        if (evictable(e)) {
+        if (vane_cache_removable(e)) {
             vane_cache_remove(c, e);
             n++;
             skipped = 0;

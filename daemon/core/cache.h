@@ -58,6 +58,8 @@ typedef struct vane_cache_entry {
     uint32_t npending;        /* messages in the pending FIFO */
     uint8_t timer_pending;    /* a due timer waits for the load to finish */
     uint8_t state_changed;    /* dirty because the state changed (not only its index) */
+    uint32_t owner_gen;       /* the partition's assignment count when the entry was added
+                                 (owned by the pipeline: an older one may be stale) */
     int64_t indexed_due;      /* due time in the partition's timer index; 0 = none known,
                                  -1 = must be reconciled at the next write-back */
     uint64_t alert_epoch;     /* 1 + the write-back epoch of the newest alert made from this
@@ -101,6 +103,11 @@ vane_cache_entry_t *vane_cache_get(vane_cache_t *c, const char *id, size_t len);
 vane_cache_entry_t *vane_cache_add(vane_cache_t *c, const char *id, size_t len, int32_t partition);
 /* Remove and free an entry (must be unpinned, clean and without pending messages). */
 void vane_cache_remove(vane_cache_t *c, vane_cache_entry_t *e);
+/* May e be removed (or evicted) now: READY, clean, unpinned, nothing pending? */
+static inline bool vane_cache_removable(const vane_cache_entry_t *e)
+{
+    return e->status == VANE_CACHE_READY && !e->dirty && e->pins == 0 && e->npending == 0;
+}
 
 /* e's full state, read-write. The pointer is valid until the next vane_cache_state,
  * vane_cache_add, vane_cache_remove or vane_cache_evict on c (any of them may pack it away

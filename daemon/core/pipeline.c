@@ -100,6 +100,7 @@ struct vane_pipeline {
 
     /* Partition hand-over. */
     bool *revoking; /* per partition (owned) */
+    uint32_t *gen;  /* per partition (owned): times it was assigned to this instance */
     bool revoke_pending;
     bool revoke_lost;
 
@@ -407,6 +408,39 @@ static void apply(vane_pipeline_t *pl, vane_cache_entry_t *e, const vane_event_t
 
 static void on_state_loaded(void *arg, int status, const char *bytes, size_t len);
 
+/* Is partition p this instance's: assigned, and not being handed over? */
+static bool owned(const vane_pipeline_t *pl, int32_t p)
+{
+    return p >= 0 && p < MAX_PARTITIONS && vane_offsets_assigned(pl->offsets, p) &&
+           !pl->revoking[p];
+}
+
+/* A customer's cached entry, or NULL. An entry added under an earlier assignment of its
+ * partition (revoked, then assigned to this instance again) may hold a state that another
+ * instance changed in Redis meanwhile: it is dropped, so the state is loaded afresh. One that
+ * cannot be dropped yet (a write of it still in flight) is used as it is; see
+ * docs/recovery.md, "Known limits". */
+static vane_cache_entry_t *cached(vane_pipeline_t *pl, const char *id, size_t len)
+{
+    vane_cache_entry_t *e = vane_cache_get(pl->cache, id, len);
+    if (e && e->partition >= 0 && e->partition < MAX_PARTITIONS &&
+        e->owner_gen != pl->gen[e->partition] && vane_cache_removable(e)) {
+        vane_cache_remove(pl->cache, e);
+        pl->stats.stale_dropped++;
+        return NULL;
+    }
+    return e;
+}
+
+/* A new LOADING entry of a customer of partition p (assigned); NULL when out of memory. */
+static vane_cache_entry_t *add_entry(vane_pipeline_t *pl, const char *id, size_t len, int32_t p)
+{
+    vane_cache_entry_t *e = vane_cache_add(pl->cache, id, len, p);
+    if (e)
+        e->owner_gen = pl->gen[p];
+    return e;
+}
+
 static void issue_load(vane_pipeline_t *pl, vane_cache_entry_t *e)
 {
     if (vane_state_store_get(pl->rstore, e->id, on_state_loaded, e) != VANE_OK) {
@@ -465,7 +499,9 @@ static void on_state_loaded(void *arg, int status, const char *bytes, size_t len
     e->status = VANE_CACHE_READY;
     e->indexed_due = 0;
     drain_pending(pl, e);
-    if (e->timer_pending) {
+    if (e->timer_pending && !owned(pl, e->partition)) {
+        e->timer_pending = 0; /* loaded for a scan of a partition since revoked: not ours */
+    } else if (e->timer_pending) {
         e->timer_pending = 0;
         int64_t now = wall_ms();
         fire_timers(pl, e, timer_time(pl, e->partition, now), now);
@@ -520,7 +556,7 @@ static void process_message(vane_pipeline_t *pl, rd_kafka_message_t *m)
         return;
     }
     pl->stats.decoded++;
-    vane_cache_entry_t *e = vane_cache_get(pl->cache, ev.customer_id.p, ev.customer_id.len);
+    vane_cache_entry_t *e = cached(pl, ev.customer_id.p, ev.customer_id.len);
     if (e && e->status == VANE_CACHE_READY) {
         pl->stats.cache_hits++;
         apply(pl, e, &ev, m);
@@ -529,7 +565,7 @@ static void process_message(vane_pipeline_t *pl, rd_kafka_message_t *m)
     }
     if (!e) {
         pl->stats.cache_misses++;
-        e = vane_cache_add(pl->cache, ev.customer_id.p, ev.customer_id.len, p);
+        e = add_entry(pl, ev.customer_id.p, ev.customer_id.len, p);
         if (!e)
             die_out_of_memory("adding a customer to the cache");
         issue_load(pl, e);
@@ -659,7 +695,11 @@ static void on_state_written(void *arg, int status)
     vane_pipeline_t *pl = the_pipeline;
     e->pins--;
     pl->flush_pending--;
-    if (status != VANE_OK) {
+    if (status != VANE_OK && !vane_offsets_assigned(pl->offsets, e->partition)) {
+        /* The partition is gone (a revoke completed, or was lost, meanwhile): its new owner
+         * has the events; writing this state later could overwrite the owner's newer one. */
+        pl->flush_failed = true;
+    } else if (status != VANE_OK) {
         pl->flush_failed = true;
         e->state_changed = 1;
         /* Which events that write carried is no longer known: until a write succeeds, a hold
@@ -696,6 +736,8 @@ static void on_index_written(void *arg, int status, void *reply)
         e->pins--;
         if (status != VANE_OK) {
             pl->flush_failed = true;
+            if (!vane_offsets_assigned(pl->offsets, e->partition))
+                continue; /* not ours any more (see on_state_written) */
             e->indexed_due = -1;
             vane_cache_mark_dirty(pl->cache, e);
         }
@@ -857,9 +899,9 @@ static void on_scan(void *arg, int status, void *reply_)
         redisReply *m = reply->element[i];
         if (m->type != REDIS_REPLY_STRING || m->len == 0 || m->len > VANE_ID_MAX)
             continue;
-        vane_cache_entry_t *e = vane_cache_get(pl->cache, m->str, (size_t)m->len);
+        vane_cache_entry_t *e = cached(pl, m->str, (size_t)m->len);
         if (!e) {
-            e = vane_cache_add(pl->cache, m->str, (size_t)m->len, p);
+            e = add_entry(pl, m->str, (size_t)m->len, p);
             if (!e)
                 return;
             issue_load(pl, e);
@@ -1130,6 +1172,7 @@ static void on_assign(void *arg, const rd_kafka_topic_partition_list_t *parts)
             continue;
         vane_offsets_assign(pl->offsets, p);
         pl->revoking[p] = false;
+        pl->gen[p]++; /* entries cached under an earlier assignment may be stale now */
         char pnum[16];
         snprintf(pnum, sizeof pnum, "%d", (int)p);
         const char *labels[2] = {pnum, NULL};
@@ -1609,10 +1652,11 @@ int vane_pipeline_run(const vane_pipeline_opts_t *opts)
     pl->snap = malloc(MAX_PARTITIONS * sizeof *pl->snap);
     pl->committed = malloc(MAX_PARTITIONS * sizeof *pl->committed);
     pl->revoking = calloc(MAX_PARTITIONS, sizeof *pl->revoking);
+    pl->gen = calloc(MAX_PARTITIONS, sizeof *pl->gen);
     pl->scan_inflight = calloc(MAX_PARTITIONS, sizeof *pl->scan_inflight);
     pl->part_max_time = calloc(MAX_PARTITIONS, sizeof *pl->part_max_time);
     if (!pl->eng || !pl->dec || !pl->cache || !pl->offsets || !pl->snap || !pl->committed ||
-        !pl->revoking || !pl->scan_inflight || !pl->part_max_time) {
+        !pl->revoking || !pl->gen || !pl->scan_inflight || !pl->part_max_time) {
         VANE_LOG(VANE_LOG_ERROR, "main", "out of memory");
         goto out;
     }
@@ -1701,11 +1745,12 @@ int vane_pipeline_run(const vane_pipeline_opts_t *opts)
     rc = pl->exit_code;
     VANE_LOG(VANE_LOG_INFO, "main",
              "stopped: consumed=%llu applied=%llu replay_skipped=%llu alerts=%llu "
-             "states_written=%llu writes_held=%llu",
+             "states_written=%llu writes_held=%llu stale_dropped=%llu",
              (unsigned long long)pl->stats.consumed, (unsigned long long)pl->stats.applied,
              (unsigned long long)pl->stats.replay_skipped, (unsigned long long)pl->stats.alerts,
              (unsigned long long)pl->stats.states_written,
-             (unsigned long long)pl->stats.writes_held);
+             (unsigned long long)pl->stats.writes_held,
+             (unsigned long long)pl->stats.stale_dropped);
 out_loop:
     if (pl->state != RUN_CLOSING && (pl->src || pl->sink || pl->store || pl->rstore || pl->http)) {
         vane_http_stop(pl->http);
@@ -1739,6 +1784,7 @@ out:
     free(pl->snap);
     free(pl->committed);
     free(pl->revoking);
+    free(pl->gen);
     free(pl->scan_inflight);
     free(pl->part_max_time);
     free(pl);

@@ -67,6 +67,7 @@ typedef struct vane_pipeline_stats {
     uint64_t duplicates;      /* engine: duplicate event ids */
     uint64_t late;            /* engine: beyond the allowed lateness */
     uint64_t dropped_revoked; /* messages of partitions being handed over */
+    uint64_t stale_dropped;   /* cache entries from an earlier assignment, loaded again */
     uint64_t alerts;          /* alerts produced */
     uint64_t alerts_by_kind[16];
     uint64_t cache_hits, cache_misses, cache_evictions;
