@@ -639,8 +639,8 @@ def sc_throughput(b, par, vane_ok):
                             "vane big queue #%d" % (r + 1),
                             lambda: run_vane_throughput(
                                 b, "one", par["events"], "bigq%d" % r,
-                                settings={"kafka.queued_max_messages_kbytes": kb},
-                                consumer_props={"queued.min.messages": msgs}))
+                                settings={"kafka.queued_max_messages_kbytes": kb,
+                                          "kafka.queued_min_messages": msgs}))
                 rep["ratio"] = rep["defaults"]["rate"] / rep["big_queue"]["rate"]
             except (RuntimeError, subprocess.TimeoutExpired) as e:
                 rep["vane_error"] = str(e)

@@ -25,10 +25,10 @@ const char cmd_run_usage[] =
     "and exits. SIGTERM/SIGINT: drain, flush, commit, exit 0. SIGHUP: reload the rules.\n"
     "All options: docs/configuration.md.\n";
 
-/* Collect pass-through librdkafka properties: common first, then the client's own. */
 _Static_assert(VANE_DECODE_MAX_BYTES == 16u << 20,
                "kafka.max_message_bytes is bounded by the decoder's limit in config_table.c");
 
+/* Collect pass-through librdkafka properties: common first, then the client's own. */
 static vane_kv_t *collect_props(const vane_config_kvlist_t *common, const vane_config_kvlist_t *own,
                                 size_t *n)
 {
@@ -42,6 +42,32 @@ static vane_kv_t *collect_props(const vane_config_kvlist_t *common, const vane_c
     for (size_t i = 0; i < own->n; i++)
         kv[k++] = (vane_kv_t){own->items[i].name, own->items[i].value};
     return kv;
+}
+
+/* Would librdkafka take these properties? (Checked by --check-config; a run checks them when
+ * it creates its clients.) The message names the property, never its value (a secret). */
+static bool props_valid(const vane_config_kvlist_t *own, const char *own_prefix,
+                        const vane_config_kvlist_t *common, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const vane_config_kvlist_t *lists[2] = {common, own};
+    const char *prefixes[2] = {"kafka.common.", own_prefix};
+    bool ok = conf != NULL;
+    for (int l = 0; l < 2 && ok; l++) {
+        for (size_t i = 0; i < lists[l]->n && ok; i++) {
+            char why[256];
+            if (rd_kafka_conf_set(conf, lists[l]->items[i].name, lists[l]->items[i].value, why,
+                                  sizeof why) != RD_KAFKA_CONF_OK) {
+                snprintf(err, errlen, "%s%s: %s", prefixes[l], lists[l]->items[i].name, why);
+                ok = false;
+            }
+        }
+    }
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    else
+        snprintf(err, errlen, "out of memory");
+    return ok;
 }
 
 /* glibc returns freed memory to the kernel eagerly (a heap top over 128 KiB is trimmed; big
@@ -86,6 +112,14 @@ int cmd_run(int argc, char **argv)
         return 1;
     }
     if (cfg.check_config) {
+        if (!props_valid(&cfg.kafka.consumer, "kafka.consumer.", &cfg.kafka.common, err,
+                         sizeof err) ||
+            !props_valid(&cfg.kafka.producer, "kafka.producer.", &cfg.kafka.common, err,
+                         sizeof err)) {
+            fprintf(stderr, "vane run: %s\n", err);
+            vane_config_free(&cfg);
+            return 1;
+        }
         vane_config_print(&cfg, stdout);
         vane_config_free(&cfg);
         return 0;

@@ -332,6 +332,25 @@ static void kvlist_clear(vane_config_kvlist_t *l)
     l->n = 0;
 }
 
+/* librdkafka properties vane sets itself: a pass-through value would silently undo what vane
+ * relies on, or bypass one of its own options. */
+static const struct {
+    const char *prop, *instead;
+} owned_props[] = {
+    {"bootstrap.servers", "use kafka.brokers"},
+    {"group.id", "use kafka.group"},
+    {"auto.offset.reset", "use kafka.auto_offset_reset"},
+    {"session.timeout.ms", "use kafka.session_timeout_ms"},
+    {"fetch.wait.max.ms", "use kafka.fetch_wait_max_ms"},
+    {"queued.max.messages.kbytes", "use kafka.queued_max_messages_kbytes"},
+    {"queued.min.messages", "use kafka.queued_min_messages"},
+    {"linger.ms", "use kafka.linger_ms"},
+    {"enable.auto.commit", "vane commits only offsets whose effects are durable"},
+    {"enable.auto.offset.store", "vane commits only offsets whose effects are durable"},
+    {"enable.partition.eof", "vane consumes without end-of-partition events"},
+    {"enable.idempotence", "alerts must not be duplicated or reordered by retries"},
+};
+
 /* The pass-through lists, by key prefix. */
 static vane_config_kvlist_t *passthrough(vane_config_t *cfg, const char *key, const char **prop)
 {
@@ -458,8 +477,16 @@ int vane_config_set(vane_config_t *cfg, const char *key, const char *value,
 {
     const char *prop;
     vane_config_kvlist_t *kv = passthrough(cfg, key, &prop);
-    if (kv)
+    if (kv) {
+        for (size_t i = 0; i < sizeof owned_props / sizeof owned_props[0]; i++) {
+            if (strcmp(prop, owned_props[i].prop) == 0) {
+                errf(errbuf, errlen, "%s: vane sets %s itself (%s)", key, prop,
+                     owned_props[i].instead);
+                return VANE_ECONFIG;
+            }
+        }
         return kvlist_set(kv, prop, value);
+    }
     const vane_config_opt_t *opt = vane_config_find(key);
     if (!opt) {
         unknown_name(errbuf, errlen, "key", "", key);

@@ -72,4 +72,13 @@ VANE_SHUTDOWN_GRACE=forever "$VANE_BIN" run --rules "$RULES" --check-config >"$V
 grep -q "environment VANE_SHUTDOWN_GRACE: shutdown.grace: 'forever' is not a duration" \
     "$VT_DIR/env.out" || vt_fail "bad environment message: $(cat "$VT_DIR/env.out")"
 
-vt_pass "precedence with sources, secrets masked, output reloadable, exit codes 0/1/2 with places"
+# --check-config asks librdkafka about pass-through properties (naming them, never the value)
+rc=0
+"$VANE_BIN" run --rules "$RULES" --kafka.consumer.bogus.prop=hush --check-config \
+    >"$VT_DIR/prop.out" 2>&1 || rc=$?
+[[ $rc -eq 1 ]] || vt_fail "unknown librdkafka property: exit $rc, want 1"
+grep -q "kafka.consumer.bogus.prop: No such configuration property" "$VT_DIR/prop.out" ||
+    vt_fail "unknown librdkafka property message: $(cat "$VT_DIR/prop.out")"
+! grep -q hush "$VT_DIR/prop.out" || vt_fail "the property's value was printed"
+
+vt_pass "precedence with sources, secrets masked, output reloadable, exit codes 0/1/2 with places; pass-through properties checked"
