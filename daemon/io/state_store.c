@@ -10,6 +10,8 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +68,8 @@ struct vane_state_store {
     int command_timeout_ms;
     uv_timer_t reconnect_timer;
     uv_timer_t watchdog;
-    int open_handles; /* timers + adapters still to be closed */
+    int open_handles;     /* timers + adapters still to be closed, + a name lookup in flight */
+    uv_getaddrinfo_t gai; /* resolving url.host off the loop (hiredis would block on it) */
     void (*done)(void *arg);
     void *done_arg;
     vane_store_state_cb on_state;
@@ -551,10 +554,12 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     schedule_reconnect(st);
 }
 
-static void do_connect(vane_state_store_t *st)
+/* Connect to the unix socket, or to ip (a numeric address: hiredis resolves names with a
+ * blocking getaddrinfo, which would stall the whole loop while DNS is slow). */
+static void connect_to(vane_state_store_t *st, const char *ip)
 {
     redisAsyncContext *ac = st->url.unix_path[0] ? redisAsyncConnectUnix(st->url.unix_path)
-                                                 : redisAsyncConnect(st->url.host, st->url.port);
+                                                 : redisAsyncConnect(ip, st->url.port);
     if (!ac) {
         schedule_reconnect(st);
         return;
@@ -579,6 +584,54 @@ static void do_connect(vane_state_store_t *st)
     st->connected = false;
     st->refused = false;
     st->connect_started_ns = uv_hrtime();
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    vane_state_store_t *st = req->data;
+    st->open_handles--;
+    if (st->closing) {
+        uv_freeaddrinfo(res);
+        maybe_finish_close(st);
+        return;
+    }
+    const struct addrinfo *pick = NULL;
+    for (const struct addrinfo *a = status == 0 ? res : NULL; a; a = a->ai_next)
+        if (!pick || (a->ai_family == AF_INET && pick->ai_family != AF_INET))
+            pick = a; /* the first address, IPv4 preferred (Redis mostly listens there) */
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (pick && pick->ai_family == AF_INET)
+        uv_ip4_name((const struct sockaddr_in *)(const void *)pick->ai_addr, ip, sizeof ip);
+    else if (pick && pick->ai_family == AF_INET6)
+        uv_ip6_name((const struct sockaddr_in6 *)(const void *)pick->ai_addr, ip, sizeof ip);
+    uv_freeaddrinfo(res);
+    if (!ip[0]) {
+        VANE_LOG(VANE_LOG_WARN, "redis", "cannot resolve %s: %s; retrying in %d ms", st->url.host,
+                 status ? uv_strerror(status) : "no address", st->backoff_ms);
+        schedule_reconnect(st);
+        return;
+    }
+    connect_to(st, ip);
+}
+
+static void do_connect(vane_state_store_t *st)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (st->url.unix_path[0] || inet_pton(AF_INET, st->url.host, addr) == 1 ||
+        inet_pton(AF_INET6, st->url.host, addr) == 1) {
+        connect_to(st, st->url.host);
+        return;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    st->gai.data = st;
+    int rc = uv_getaddrinfo(st->loop, &st->gai, on_resolved, st->url.host, NULL, &hints);
+    if (rc != 0) {
+        VANE_LOG(VANE_LOG_WARN, "redis", "cannot resolve %s: %s; retrying in %d ms", st->url.host,
+                 uv_strerror(rc), st->backoff_ms);
+        schedule_reconnect(st);
+        return;
+    }
+    st->open_handles++; /* close() waits for the lookup (cancelled) to report */
 }
 
 static void reconnect_cb(uv_timer_t *t)
@@ -819,6 +872,7 @@ void vane_state_store_close(vane_state_store_t *st, void (*done)(void *arg), voi
     st->done_arg = arg;
     uv_timer_stop(&st->reconnect_timer);
     uv_close((uv_handle_t *)&st->reconnect_timer, timer_closed);
+    uv_cancel((uv_req_t *)&st->gai); /* a name lookup in flight reports to on_resolved */
     if (st->ac && st->connected && st->bl_head) {
         st->disconnect_when_sent = true; /* pump() disconnects once hiredis has them all */
     } else if (st->ac && st->connected) {

@@ -238,7 +238,8 @@ static void on_deadline(uv_timer_t *t)
     uv_stop(&r->loop);
 }
 
-static void run_start_url(run_t *r, int loading_conns, const char *password, const char *path)
+static void run_start_url(run_t *r, int loading_conns, const char *password, const char *host,
+                          const char *path)
 {
     memset(r, 0, sizeof *r);
     assert_int_equal(uv_loop_init(&r->loop), 0);
@@ -248,7 +249,7 @@ static void run_start_url(run_t *r, int loading_conns, const char *password, con
     uv_timer_init(&r->loop, &r->deadline);
     r->deadline.data = r;
     char url[64];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d%s", r->fake.port, path);
+    snprintf(url, sizeof url, "redis://%s:%d%s", host, r->fake.port, path);
     vane_state_store_opts_t o = {.url = url,
                                  .prefix = "t",
                                  .reconnect_max_ms = 200,
@@ -262,7 +263,7 @@ static void run_start_url(run_t *r, int loading_conns, const char *password, con
 
 static void run_start_opts(run_t *r, int loading_conns, const char *password)
 {
-    run_start_url(r, loading_conns, password, "");
+    run_start_url(r, loading_conns, password, "127.0.0.1", "");
 }
 
 static void run_start(run_t *r, int loading_conns)
@@ -428,7 +429,7 @@ static void test_store_selects_db(void **state)
 {
     (void)state;
     run_t r;
-    run_start_url(&r, 0, NULL, "/3");
+    run_start_url(&r, 0, NULL, "127.0.0.1", "/3");
     run_until_stopped(&r, 5000, "the store to come up");
     assert_int_equal(r.fake.selects, 1);
     assert_int_equal(r.fake.selected_db, 3);
@@ -437,6 +438,20 @@ static void test_store_selects_db(void **state)
     run_start(&r, 0); /* db 0: no SELECT at all */
     run_until_stopped(&r, 5000, "the store to come up");
     assert_int_equal(r.fake.selects, 0);
+    run_finish(&r);
+}
+
+/* A host name is resolved off the loop (uv_getaddrinfo; hiredis would block the loop on it)
+ * and its IPv4 address preferred: "localhost" reaches the server on 127.0.0.1. (A name that
+ * does not resolve is not tested: without a DNS server the lookup's time is the resolver's.) */
+static void test_store_resolves_names(void **state)
+{
+    (void)state;
+    run_t r;
+    run_start_url(&r, 0, NULL, "localhost", "");
+    run_until_stopped(&r, 5000, "the store to come up through localhost");
+    assert_int_equal(r.ups, 1);
+    assert_int_equal(r.fake.accepted, 1);
     run_finish(&r);
 }
 
@@ -481,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_store_auth_refused),
         cmocka_unit_test(test_store_auth_refused_ping_ok),
         cmocka_unit_test(test_store_selects_db),
+        cmocka_unit_test(test_store_resolves_names),
         cmocka_unit_test(test_store_close_does_not_wait_for_frozen_redis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
