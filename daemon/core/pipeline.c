@@ -667,8 +667,11 @@ static void update_pause(vane_pipeline_t *pl)
         VANE_LOG(VANE_LOG_WARN, "redis",
                  "state write-back refused by Redis: pausing consumption until one succeeds");
     pl->paused_writes = paused_writes;
+    /* During a hand-over every partition waits, also those kept under the cooperative
+     * protocol: the revoke needs a moment with nothing dirty and no alert unacknowledged,
+     * which steady input on the kept partitions would otherwise never leave. */
     bool pause = pl->paused_waiting || pl->paused_outstanding || pl->paused_store ||
-                 pl->paused_writes || pl->state >= RUN_DRAINING;
+                 pl->paused_writes || pl->revoke_pending || pl->state >= RUN_DRAINING;
     if (pause != vane_kafka_source_paused(pl->src)) {
         if (pause) {
             pl->stats.pauses++;
@@ -677,6 +680,7 @@ static void update_pause(vane_pipeline_t *pl)
                      : pl->paused_store        ? "redis unreachable"
                      : pl->paused_writes       ? "state writes failing"
                      : pl->paused_waiting      ? "too many messages waiting for state loads"
+                     : pl->revoke_pending      ? "handing partitions over"
                                                : "too many unacknowledged alerts");
         } else {
             VANE_LOG(VANE_LOG_INFO, "kafka", "consumption resumed");
@@ -1246,6 +1250,7 @@ static void finish_revoke(vane_pipeline_t *pl)
     pl->revoke_pending = false;
     pl->revoke_lost = false;
     vane_kafka_source_revoke_done(pl->src);
+    update_pause(pl);
 }
 
 static void maybe_finish_revoke(vane_pipeline_t *pl)
@@ -1290,6 +1295,7 @@ static void on_revoke(void *arg, const rd_kafka_topic_partition_list_t *parts, b
     }
     pl->revoke_pending = true;
     pl->revoke_lost = lost;
+    update_pause(pl);
     maybe_finish_revoke(pl);
 }
 

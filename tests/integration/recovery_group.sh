@@ -7,7 +7,7 @@
 # the generator was still sending, and the survivors were given all 16 partitions afterwards.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/recovery_lib.bash"
-vt_init recovery_group
+vt_init "${RECOVERY_GROUP_NAME:-recovery_group}"
 
 RATE=${RECOVERY_RATE:-6000}
 rc_setup

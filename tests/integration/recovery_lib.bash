@@ -32,14 +32,17 @@ RC_GEN_ARGS=(--seed "$RC_SEED" --customers "$RC_CUSTOMERS" --planted-fraction "$
     --start-ms "$RC_START_MS")
 
 # Options of the run's instances. A short session timeout (the mock broker honours it) so a
-# killed member's partitions are handed over in seconds, not the default 10 s (the pass-through
-# form, since kafka.session_timeout_ms is not applied by `vane run`; see
-# /work/notes/recovery-findings.md). A write-back issues at most 8 commands at a time, so
+# killed member's partitions are handed over in seconds, not the default 10 s, with heartbeats
+# every second. An assignor other than the default may be chosen with RC_ASSIGNOR (e.g.
+# cooperative-sticky: recovery_group_cooperative). A write-back issues at most 8 commands at a time, so
 # every write-back of these small streams spans many reply rounds, with events applied,
 # alerts produced, kills and hand-overs landing in between (the default, 16384, would write
 # them in one go).
-RC_RUN_ARGS=(--log-level debug --kafka.consumer.session.timeout.ms 4000
+RC_RUN_ARGS=(--log-level debug --kafka.session_timeout_ms 4000
     --kafka.consumer.heartbeat.interval.ms 1000 --redis.writeback_inflight 8)
+if [[ -n "${RC_ASSIGNOR:-}" ]]; then
+    RC_RUN_ARGS+=(--kafka.consumer.partition.assignment.strategy "$RC_ASSIGNOR")
+fi
 
 rc_setup() {
     vt_start_broker --topic ref.alerts:4 --topic ref.dlq:4 "$@"
