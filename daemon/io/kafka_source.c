@@ -88,8 +88,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         src->assigned = src->cooperative ? src->assigned + parts->cnt : parts->cnt;
         VANE_LOG(VANE_LOG_INFO, "kafka", "assigned %d partition(s) (%d in total)", parts->cnt,
                  src->assigned);
-        if (src->paused)
-            pause_list(src, parts, true);
+        /* Either way explicitly: librdkafka keeps a partition's pause across an unassign and
+         * a new assign, so one paused while it was revoked would otherwise never fetch again
+         * once assigned back. */
+        pause_list(src, parts, src->paused);
         return;
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
