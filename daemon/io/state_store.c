@@ -389,6 +389,14 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
         st->stats.errors++;
         if (reply)
             VANE_LOG(VANE_LOG_ERROR, "redis", "command failed: %s", reply->str);
+        /* -READONLY: this connection leads to a replica now (a failover demoted the server
+         * without closing its clients). Reconnect: an address that moves with the failover (a
+         * virtual IP, a DNS name) then leads to the new primary. */
+        if (reply && reply->str && strncmp(reply->str, "READONLY", 8) == 0 && st->ac &&
+            !(st->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
+            VANE_LOG(VANE_LOG_WARN, "redis", "the server is a read-only replica; reconnecting");
+            redisAsyncDisconnect(st->ac);
+        }
     } else if (r->sent_ns) {
         double rtt = (double)(uv_hrtime() - r->sent_ns) / 1e9;
         st->stats.rtt_sum_s += rtt;

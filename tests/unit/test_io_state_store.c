@@ -38,12 +38,13 @@ struct fake {
     int loading_conns; /* the first this many connections answer PING with -LOADING */
     bool require_auth; /* AUTH fails (-WRONGPASS), PING answers -NOAUTH */
     int pings, loading_sent, auths, gets, sets;
-    int closed_by_peer;      /* connections the store closed (EOF seen) */
-    bool fail_sets;          /* answer SET with -ERR */
-    bool no_password;        /* AUTH -ERR as from a Redis without a password; PING still +PONG */
-    bool mute_gets;          /* never answer GET (a frozen Redis) */
-    int selects;             /* SELECT commands, all answered +OK */
-    long selected_db;        /* the last SELECT's argument */
+    int closed_by_peer;  /* connections the store closed (EOF seen) */
+    bool fail_sets;      /* answer SET with -ERR */
+    bool no_password;    /* AUTH -ERR as from a Redis without a password; PING still +PONG */
+    bool mute_gets;      /* never answer GET (a frozen Redis) */
+    bool readonly_first; /* the first connection answers SET with -READONLY (a demoted primary) */
+    int selects;         /* SELECT commands, all answered +OK */
+    long selected_db;    /* the last SELECT's argument */
     bool select_before_ping; /* a SELECT came before the connection's first PING */
 };
 
@@ -158,7 +159,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
                 reply(c, "$-1\r\n");
         } else if (is(name, name_len, "SET")) {
             f->sets++;
-            reply(c, f->fail_sets ? "-ERR scripted failure\r\n" : "+OK\r\n");
+            reply(c, f->readonly_first && c->index == 0
+                         ? "-READONLY You can't write against a read only replica.\r\n"
+                     : f->fail_sets ? "-ERR scripted failure\r\n"
+                                    : "+OK\r\n");
         } else {
             reply(c, "-ERR unknown command\r\n");
         }
@@ -385,6 +389,29 @@ static void test_store_error_reply_fails_one_command(void **state)
     run_finish(&r);
 }
 
+/* A primary demoted to a replica without closing its clients answers writes with -READONLY.
+ * The store fails that write and reconnects (an address that moved with the failover then
+ * leads to the new primary; here the next connection accepts writes). */
+static void test_store_readonly_reconnects(void **state)
+{
+    (void)state;
+    run_t r;
+    run_start(&r, 0);
+    r.fake.readonly_first = true;
+    run_until_stopped(&r, 5000, "the store to come up");
+    assert_int_equal(vane_state_store_set(r.st, "C1", "abc", 3, on_set, &r), VANE_OK);
+    run_until_stopped(&r, 5000, "the SET reply");
+    assert_int_equal(r.set_status, VANE_EREDIS);
+    run_until_stopped(&r, 5000, "the store to come up again on a new connection");
+    assert_int_equal(r.fake.accepted, 2);
+    assert_int_equal(r.ups, 2);
+    assert_int_equal(r.downs, 1);
+    assert_int_equal(vane_state_store_set(r.st, "C1", "abc", 3, on_set, &r), VANE_OK);
+    run_until_stopped(&r, 5000, "the second SET reply");
+    assert_int_equal(r.set_status, VANE_OK);
+    run_finish(&r);
+}
+
 /* Wrong credentials: AUTH is refused and the pipelined PING answers -NOAUTH. The store stays
  * down, refuses commands, and keeps retrying with its backoff (it neither crashes nor sits on
  * the refused link). */
@@ -494,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_store_retries_while_loading),
         cmocka_unit_test(test_store_error_reply_fails_one_command),
         cmocka_unit_test(test_store_auth_refused),
+        cmocka_unit_test(test_store_readonly_reconnects),
         cmocka_unit_test(test_store_auth_refused_ping_ok),
         cmocka_unit_test(test_store_selects_db),
         cmocka_unit_test(test_store_resolves_names),
