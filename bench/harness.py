@@ -24,6 +24,8 @@ import tempfile
 import time
 import urllib.request
 
+from report import lost_probe_messages  # bench/report.py: one rule for new and old results
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -847,6 +849,9 @@ def sc_latency(b, par, vane_ok, max_rate=None):
                         if not (rep["relay"].get("counted") and rep["vane"].get("counted")):
                             raise RuntimeError("no latency counted (relay %s, vane %s events)" % (
                                 rep["relay"].get("counted"), rep["vane"].get("counted")))
+                        lost = lost_probe_messages(rep)
+                        if lost:
+                            raise RuntimeError(lost)
                         for q in ("p50_ms", "p99_ms", "p999_ms"):
                             rep[q.replace("_ms", "_ratio")] = rep["vane"][q] / rep["relay"][q]
                         rep["p50_diff_ms"] = rep["vane"]["p50_ms"] - rep["relay"]["p50_ms"]

@@ -102,15 +102,43 @@ def mmm(vals, nd=3):
     return "%s [%s..%s]" % (fmt(med(vals), nd), fmt(min(vals), nd), fmt(max(vals), nd))
 
 
+def lost_probe_messages(rep):
+    """Why a latency repetition is no measurement, or None: a probe message that never came
+    back means the load outran the path (the embedded broker keeps at most ~100,000 messages
+    or 5 MB per partition and drops older ones), and the percentiles then describe a queue
+    that grew for the whole run, not the latency. harness.py applies it as it measures, Report to old results."""
+    for who in ("relay", "vane"):
+        x = rep.get(who) or {}
+        if x.get("sent") and x.get("received", 0) < x["sent"]:
+            return ("invalid: the %s run got back %d of %d probe messages (this rate outruns the "
+                    "embedded broker, which keeps at most ~100,000 messages per partition)" % (
+                        who, x.get("received", 0), x["sent"]))
+    return None
+
+
 class Report:
     def __init__(self, out):
         self.out = out
         with open(os.path.join(out, "results.json")) as f:
             self.r = json.load(f)
+        self.invalidate_lossy_latency()
         ms = [m for m in self.r.get("measurements", []) if m.get("calib_ms")]
         self.min_calib = min((m["calib_ms"] for m in ms), default=None)
         self.noisy_count = 0
         self.lines = []
+
+    def invalidate_lossy_latency(self):
+        """Latency repetitions that lost probe messages are no measurement (lost_probe_messages,
+        which harness.py applies as it measures); results of older harness versions are judged
+        the same way here."""
+        la = (self.r.get("scenarios") or {}).get("latency") or {}
+        for load in (la.get("loads") or {}).values():
+            for rep in load.get("reps", []) if isinstance(load, dict) else []:
+                why = lost_probe_messages(rep)
+                if why:
+                    for k in ("p50_ratio", "p99_ratio", "p999_ratio", "p50_diff_ms"):
+                        rep.pop(k, None)
+                    rep["vane_error"] = why
 
     # --- noise ------------------------------------------------------------------------
     def noisy(self, fig):
@@ -161,9 +189,13 @@ class Report:
         if b := self.r.get("vane_problem"):
             return "not run: " + b
         reps = s.get("reps") or []
+        if len(path) == 3:
+            sub = (s.get("cases") or s.get("formats") or s.get("loads") or {}).get(path[1])
+            reps = (sub or {}).get("reps") or reps
         for rep in reps:
             if rep.get("vane_error"):
-                return "not run: " + rep["vane_error"]
+                err = rep["vane_error"]
+                return err if err.startswith("invalid") else "not run: " + err
         return "not run: this run recorded no value for it (see its section below)"
 
     # --- output -----------------------------------------------------------------------
@@ -179,7 +211,9 @@ class Report:
             noisy = sum(1 for rep in (reps or []) if key in rep and self.rep_noisy(rep))
             if not vals:
                 reason = err or self.why_not(path)
-                if not reason.startswith("not run") and not reason.startswith("error"):
+                if reason.startswith("invalid: "):
+                    reason = "**not measured**: " + reason[len("invalid: "):]
+                elif not reason.startswith("not run") and not reason.startswith("error"):
                     reason = "not run: " + reason
                 rows.append((scen, what, "-", goal_text(must, target, d), reason))
                 continue
@@ -359,6 +393,12 @@ class Report:
                         mmm([x["p99_ms"] for x in xs]), mmm([x["p999_ms"] for x in xs]),
                         "/".join(str(sum(x[k] for x in xs)) for k in ("received", "sent")),
                         mmm([x["achieved_rate"] for x in xs if "achieved_rate" in x]) or "-"))
+            for lname, l in la["loads"].items():
+                bad = next((rep["vane_error"] for rep in l.get("reps", [])
+                            if str(rep.get("vane_error", "")).startswith("invalid")), None)
+                if bad:
+                    self.w()
+                    self.w("%s: no measurement, %s." % (lname, bad[len("invalid: "):]))
         else:
             self.w((la or {}).get("reason", "not run"))
         self.w()
