@@ -16,6 +16,7 @@
  * emitting jsmn-shaped tokens, and a walk over those tokens. */
 #include "codec_int.h"
 
+#include "../util/buf.h"
 #include "../util/err.h"
 
 #include <inttypes.h>
@@ -76,17 +77,6 @@ static inline uint64_t swar_special(uint64_t w)
     return (zq | zb | ctl | w) & high;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at s[i..i+4) -> *cp; false when short or not hex. */
 static bool hex4(const char *s, size_t n, size_t i, unsigned *cp)
 {
@@ -94,7 +84,7 @@ static bool hex4(const char *s, size_t n, size_t i, unsigned *cp)
         return false;
     unsigned v = 0;
     for (size_t k = 0; k < 4; k++) {
-        int h = hexval(s[i + k]);
+        int h = vane_buf_hex_digit(s[i + k]);
         if (h < 0)
             return false;
         v = v << 4 | (unsigned)h;

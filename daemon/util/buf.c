@@ -157,3 +157,14 @@ void vane_buf_free(vane_buf_t *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+int vane_buf_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

@@ -32,6 +32,8 @@ int vane_buf_puts(vane_buf_t *b, const char *s);
 int vane_buf_printf(vane_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append s as a JSON string literal, quotes included, escaping as RFC 8259 requires. */
 int vane_buf_json_str(vane_buf_t *b, const char *s, size_t n);
+/* The value of hex digit c (0-9, a-f, A-F), or -1. For parsers of \u and %XX escapes. */
+int vane_buf_hex_digit(char c);
 /* Write v in decimal at dst (VANE_BUF_I64_MAX bytes at least; no NUL); returns the length.
  * What snprintf("%lld") prints, at a small fraction of its cost (the write-back formats one
  * score per customer). */

@@ -1,5 +1,6 @@
 #include "redis_url.h"
 
+#include "buf.h"
 #include "err.h"
 
 #include <stdarg.h>
@@ -16,17 +17,6 @@ static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
     return VANE_ECONFIG;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* s[0..n) with %XX decoded into dst[cap] (NUL-terminated); false when it does not fit or an
  * escape is not two hex digits. */
 static bool pct_decode(const char *s, size_t n, char *dst, size_t cap)
@@ -35,8 +25,8 @@ static bool pct_decode(const char *s, size_t n, char *dst, size_t cap)
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (c == '%') {
-            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-            int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+            int hi = i + 2 < n ? vane_buf_hex_digit(s[i + 1]) : -1;
+            int lo = hi >= 0 ? vane_buf_hex_digit(s[i + 2]) : -1;
             if (lo < 0)
                 return false;
             c = (char)(hi << 4 | lo);

@@ -64,11 +64,24 @@ static void test_buf_i64_append(void **state)
     vane_buf_free(&b);
 }
 
+/* Every byte: the hex digits map to their values, nothing else does. */
+static void test_buf_hex_digit(void **state)
+{
+    (void)state;
+    const char *digits = "0123456789abcdef", *upper = "ABCDEF";
+    for (int c = -128; c < 128; c++) {
+        const char *d = c ? strchr(digits, c) : NULL, *u = c ? strchr(upper, c) : NULL;
+        int want = d ? (int)(d - digits) : u ? 10 + (int)(u - upper) : -1;
+        assert_int_equal(vane_buf_hex_digit((char)c), want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_fmt_i64),
         cmocka_unit_test(test_buf_i64_append),
+        cmocka_unit_test(test_buf_hex_digit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
