@@ -453,11 +453,13 @@ static void test_cli_usage_errors(void **state)
                      VANE_OK);
     assert_int_equal(cfg.kafka.consumer.n, 1);
     assert_string_equal(cfg.kafka.consumer.items[0].value, "6");
+    vane_config_free(&cfg);
     /* A property vane sets itself is refused, with what to use instead. */
     assert_int_equal(
         load_argv(&cfg, err, sizeof err, "--kafka.consumer.enable.auto.offset.store=true", NULL),
         VANE_EINVAL);
     assert_non_null(strstr(err, "vane sets enable.auto.offset.store itself (vane commits only"));
+    vane_config_free(&cfg);
     assert_int_equal(load_argv(&cfg, err, sizeof err, "--kafka.common.group.id=g", NULL),
                      VANE_EINVAL);
     assert_non_null(strstr(err, "use kafka.group"));
