@@ -106,12 +106,14 @@ def lost_probe_messages(rep):
     """Why a latency repetition is no measurement, or None: a probe message that never came
     back means the load outran the path (the embedded broker keeps at most ~100,000 messages
     or 5 MB per partition and drops older ones), and the percentiles then describe a queue
-    that grew for the whole run, not the latency. harness.py applies it as it measures, Report to old results."""
+    that grew for the whole run, not the latency. harness.py applies it as it measures, Report
+    to the results of older runs."""
     for who in ("relay", "vane"):
         x = rep.get(who) or {}
         if x.get("sent") and x.get("received", 0) < x["sent"]:
             return ("invalid: the %s run got back %d of %d probe messages (this rate outruns the "
-                    "embedded broker, which keeps at most ~100,000 messages per partition)" % (
+                    "path: the run queued, and the embedded broker keeps at most ~100,000 messages "
+                    "or 5 MB per partition)" % (
                         who, x.get("received", 0), x["sent"]))
     return None
 
