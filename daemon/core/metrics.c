@@ -507,6 +507,16 @@ int vane_metrics_std_init(vane_metrics_t *reg, vane_metrics_std_t *std, const ch
            "set of unpacked states and the hash table. Kept for reuse, not returned to the OS "
            "(except when packed states are compacted).",
            NULL, 0);
+    SIMPLE(std->alerts_failed, vane_metrics_counter, "vane_alerts_failed_total",
+           VANE_METRIC_COUNTER,
+           "Alerts Kafka could not take for good (authorization, size, unknown topic, a fatal "
+           "producer error; each logged). vane then stops without committing past them, so a "
+           "restart produces them again: any increase needs an operator.",
+           NULL, 0);
+    SIMPLE(std->dlq_failed, vane_metrics_counter, "vane_dlq_failed_total", VANE_METRIC_COUNTER,
+           "Dead letters that could not be produced and were given up (each logged with its "
+           "source topic, partition and offset); the input message was counted as rejected.",
+           NULL, 0);
     SIMPLE(std->redis_errors, vane_metrics_counter, "vane_redis_errors_total", VANE_METRIC_COUNTER,
            "Redis commands that failed: refused with an error reply (-WRONGTYPE, -OOM, ...; each "
            "logged) or lost with a dropped connection. Retried; a rising count with "

@@ -103,6 +103,8 @@ typedef struct vane_metrics_std {
     double *paused_partitions;             /* gauge: partitions paused for back-pressure */
     /* engine */
     vane_metric_family_t *alerts;          /* counter {kind,rule}: alerts emitted */
+    uint64_t *alerts_failed;               /* alerts Kafka could not take: vane stops */
+    uint64_t *dlq_failed;                  /* dead letters given up */
     vane_histogram_t *engine_process;      /* seconds per event in vane_engine_process */
     vane_histogram_t *event_alert_latency; /* seconds from consume to alert delivery */
     vane_metric_family_t *rule_reloads;    /* counter {result="ok"|"error"} */

@@ -1418,6 +1418,10 @@ static void metrics_cb(uv_timer_t *t)
     *pl->m.cache_memory_bytes =
         (double)(cm.entries_bytes + cm.pool_carved + cm.hot_bytes + cm.table_bytes);
     *pl->m.redis_connected = pl->store_up ? 1.0 : 0.0;
+    if (pl->sink) {
+        *pl->m.alerts_failed = vane_alert_sink_stats(pl->sink)->alerts_failed;
+        *pl->m.dlq_failed = vane_alert_sink_stats(pl->sink)->dlq_failed;
+    }
     *pl->m.redis_errors = (pl->store ? vane_state_store_stats(pl->store)->errors : 0) +
                           (pl->rstore ? vane_state_store_stats(pl->rstore)->errors : 0);
     *pl->m.redis_unsent_bytes =

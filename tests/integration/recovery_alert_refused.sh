@@ -32,10 +32,16 @@ printf 'R1|{"event_id":"R1-1","customer_id":"R1","event_time_ms":%s,"channel":"M
     "$now" | kcat -P -b "$BOOTSTRAP" -t bank.events -K '|' >"$VT_DIR/kcat.log" 2>&1 ||
     vt_fail "kcat could not produce the event"
 
-vt_start_vane run "${RUN_ARGS[@]}"
+HTTP_PORT=$(vt_free_port)
+vt_start_vane run "${RUN_ARGS[@]}" --http "127.0.0.1:$HTTP_PORT" --metrics.render_interval 50ms
 pid=${VT_PID[run]}
+failed_metric=none
 for ((i = 0; i < 300 * VT_MULT; i++)); do
     kill -0 "$pid" 2>/dev/null || break
+    # vane_alerts_failed_total while it drains (the HTTP endpoint serves until the end)
+    v=$(curl -s --max-time 1 "http://127.0.0.1:$HTTP_PORT/metrics" 2>/dev/null |
+        awk '$1 == "vane_alerts_failed_total" {print $2 + 0}' || true)
+    [[ -n "$v" ]] && failed_metric=$v
     sleep 0.1
 done
 kill -0 "$pid" 2>/dev/null && vt_fail "vane still running 30 s after its alert was refused"
@@ -46,6 +52,7 @@ grep -q "alert to churn.refused cannot be delivered: .*uthoriz" "$VT_DIR/run.log
     vt_fail "the refused alert was not logged with its reason"
 grep -q "stopping: alert to churn.refused cannot be delivered" "$VT_DIR/run.log" ||
     vt_fail "vane did not say why it stopped"
+[[ "$failed_metric" == 1 ]] || vt_fail "vane_alerts_failed_total read $failed_metric, want 1"
 [[ -z "$(vt_redis --scan --pattern 'vane:{R1}:s')" ]] ||
     vt_fail "R1's state was written although its alert was never delivered"
 mv "$VT_DIR/run.log" "$VT_DIR/run-refused.log"
@@ -61,4 +68,4 @@ stored_r1() { [[ -n "$(vt_redis --scan --pattern 'vane:{R1}:s')" ]]; }
 vt_wait_until 20 "R1's state in Redis" stored_r1
 vt_stop run TERM
 ((VT_RC == 0)) || vt_fail "the restarted instance exited $VT_RC on SIGTERM"
-vt_pass "an alert refused for good stopped vane with exit 1 and nothing committed; the restart delivered it"
+vt_pass "an alert refused for good stopped vane with exit 1 (vane_alerts_failed_total 1) and nothing committed; the restart delivered it"
