@@ -10,6 +10,7 @@
 #include "util/redis_url.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,20 @@ const char cmd_state_usage[] =
     "position of the last applied event, counters, profile, balance and holdings, lifecycle\n"
     "stage, decline-risk score and alert episodes. --json prints one JSON object per line.\n"
     "Exit status: 0 all found, 1 some customer has no state or Redis failed, 2 bad usage.\n";
+
+/* Run a command whose reply only says yes or no; false (reported as what) when refused. */
+static bool command_ok(redisContext *c, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    bool ok = r && r->type != REDIS_REPLY_ERROR;
+    if (!ok)
+        fprintf(stderr, "vane state: %s refused: %s\n", what, r ? r->str : c->errstr);
+    freeReplyObject(r);
+    return ok;
+}
 
 /* Connect to url (util/redis_url.h), authenticate (password overrides the URL's) and select
  * its database. */
@@ -46,23 +61,13 @@ static int connect_url(const char *url, const char *password, redisContext **out
     }
     if (password && *password)
         snprintf(u.password, sizeof u.password, "%s", password);
-    redisReply *r = NULL;
-    if (u.password[0])
-        r = u.user[0] ? redisCommand(c, "AUTH %s %s", u.user, u.password)
-                      : redisCommand(c, "AUTH %s", u.password);
-    if (!u.password[0] || (r && r->type != REDIS_REPLY_ERROR)) {
-        freeReplyObject(r);
-        r = u.db ? redisCommand(c, "SELECT %d", u.db) : NULL;
-        if (!u.db || (r && r->type != REDIS_REPLY_ERROR)) {
-            freeReplyObject(r);
-            *out = c;
-            return VANE_OK;
-        }
-        fprintf(stderr, "vane state: SELECT %d refused: %s\n", u.db, r ? r->str : c->errstr);
-    } else {
-        fprintf(stderr, "vane state: authentication failed: %s\n", r ? r->str : c->errstr);
+    if ((!u.password[0] ||
+         (u.user[0] ? command_ok(c, "authentication", "AUTH %s %s", u.user, u.password)
+                    : command_ok(c, "authentication", "AUTH %s", u.password))) &&
+        (!u.db || command_ok(c, "SELECT of the database", "SELECT %d", u.db))) {
+        *out = c;
+        return VANE_OK;
     }
-    freeReplyObject(r);
     redisFree(c);
     return VANE_EREDIS;
 }

@@ -594,6 +594,13 @@ static void connect_to(vane_state_store_t *st, const char *ip)
     st->connect_started_ns = uv_hrtime();
 }
 
+static void resolve_failed(vane_state_store_t *st, const char *why)
+{
+    VANE_LOG(VANE_LOG_WARN, "redis", "cannot resolve %s: %s; retrying in %d ms", st->url.host, why,
+             st->backoff_ms);
+    schedule_reconnect(st);
+}
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     vane_state_store_t *st = req->data;
@@ -614,9 +621,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         uv_ip6_name((const struct sockaddr_in6 *)(const void *)pick->ai_addr, ip, sizeof ip);
     uv_freeaddrinfo(res);
     if (!ip[0]) {
-        VANE_LOG(VANE_LOG_WARN, "redis", "cannot resolve %s: %s; retrying in %d ms", st->url.host,
-                 status ? uv_strerror(status) : "no address", st->backoff_ms);
-        schedule_reconnect(st);
+        resolve_failed(st, status ? uv_strerror(status) : "no address");
         return;
     }
     connect_to(st, ip);
@@ -634,9 +639,7 @@ static void do_connect(vane_state_store_t *st)
     st->gai.data = st;
     int rc = uv_getaddrinfo(st->loop, &st->gai, on_resolved, st->url.host, NULL, &hints);
     if (rc != 0) {
-        VANE_LOG(VANE_LOG_WARN, "redis", "cannot resolve %s: %s; retrying in %d ms", st->url.host,
-                 uv_strerror(rc), st->backoff_ms);
-        schedule_reconnect(st);
+        resolve_failed(st, uv_strerror(rc));
         return;
     }
     st->open_handles++; /* close() waits for the lookup (cancelled) to report */

@@ -292,6 +292,17 @@ static void on_closed(void *arg)
     r->closed = true;
 }
 
+/* After the store closed: close the test's own handles and the loop. */
+static void run_teardown(run_t *r)
+{
+    uv_close((uv_handle_t *)&r->deadline, NULL);
+    uv_close((uv_handle_t *)&r->fake.server, NULL);
+    uv_run(&r->loop, UV_RUN_NOWAIT); /* connections close on EOF */
+    uv_walk(&r->loop, close_conn, NULL);
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&r->loop), 0);
+}
+
 static void run_finish(run_t *r)
 {
     vane_state_store_close(r->st, on_closed, r);
@@ -299,12 +310,7 @@ static void run_finish(run_t *r)
     for (int i = 0; i < 50 && !r->closed; i++)
         uv_run(&r->loop, UV_RUN_NOWAIT);
     assert_true(r->closed);
-    uv_close((uv_handle_t *)&r->deadline, NULL);
-    uv_close((uv_handle_t *)&r->fake.server, NULL);
-    uv_run(&r->loop, UV_RUN_NOWAIT); /* connections close on EOF */
-    uv_walk(&r->loop, close_conn, NULL);
-    uv_run(&r->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&r->loop), 0);
+    run_teardown(r);
 }
 
 static void on_get(void *arg, int status, const char *bytes, size_t len)
@@ -506,11 +512,7 @@ static void test_store_close_does_not_wait_for_frozen_redis(void **state)
     assert_true(ms >= VANE_STATE_STORE_CLOSE_WAIT_MS - 50);
     assert_int_equal(r.get_calls, 1);
     assert_int_equal(r.get_status, VANE_EREDIS);
-    uv_close((uv_handle_t *)&r.deadline, NULL);
-    uv_close((uv_handle_t *)&r.fake.server, NULL);
-    uv_walk(&r.loop, close_conn, NULL);
-    uv_run(&r.loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&r.loop), 0);
+    run_teardown(&r);
 }
 
 int main(void)
