@@ -48,8 +48,8 @@ GOALS = [
      "<="),
     ("6", "latency p50 at 200/s: vane - relay (ms)", ("latency", "200/s", "p50_diff_ms"), 1.0, 1.0,
      "<="),
-    ("6", "latency p99 at 50% of max: vane / relay", ("latency", "50% of max", "p99_ratio"), 3.0,
-     3.0, "<="),
+    ("6", "latency p99 at high load (share of max: latency section): vane / relay",
+     ("latency", "high load", "p99_ratio"), 3.0, 3.0, "<="),
     ("7", "Redis write commands / state SETs (dirtied customers per flush)",
      ("memory", "writes_per_state_written"), 1.05, 1.05, "<="),
     ("7", "Redis write commands per flush round trip", ("memory", "commands_per_roundtrip"), 100,
@@ -134,13 +134,47 @@ class Report:
         which harness.py applies as it measures); results of older harness versions are judged
         the same way here."""
         la = (self.r.get("scenarios") or {}).get("latency") or {}
-        for load in (la.get("loads") or {}).values():
+        loads = la.get("loads") or {}
+        if "50% of max" in loads:  # older harness: the high load was always 50% of max
+            loads["high load"] = loads.pop("50% of max")
+            if isinstance(loads["high load"], dict) and "rate" in loads["high load"]:
+                loads["high load"].setdefault("fraction", 0.5)
+        for load in loads.values():
             for rep in load.get("reps", []) if isinstance(load, dict) else []:
                 why = lost_probe_messages(rep)
                 if why:
                     for k in ("p50_ratio", "p99_ratio", "p999_ratio", "p50_diff_ms"):
                         rep.pop(k, None)
                     rep["vane_error"] = why
+
+    def latency_high_load(self, la):
+        """How the high load was chosen: vane's maximum with an alert per event, and the relay's
+        capacity search (harness.py relay_capacity)."""
+        am = la.get("alert_max")
+        if not am:
+            return
+        self.w()
+        rates = [x["vane"]["rate"] for x in am.get("reps", []) if x.get("vane")]
+        self.w("High load: vane's maximum rate on the probe's own stream (every event a detractor "
+               "survey of a new customer, so one alert each; %s events from offset 0, first event "
+               "to last alert acknowledged) was %s events/s (median %s)." % (
+                   am.get("events"), mmm(rates), fmt(am.get("rate"))))
+        tries = la.get("capacity_search") or []
+        if tries:
+            self.w("The relay -- the floor -- was then run at rising shares of it, each run as "
+                   "long as a measurement and on a fresh broker, until it first fell behind; the "
+                   "last share at which it kept up (every probe message back, the offered rate "
+                   "achieved, p99 at most 5x its own at 200/s) is the high load measured:")
+            self.w()
+            self.w("| share of max | offered ev/s | kept up | achieved ev/s | back/sent | p50 ms | "
+                   "p99 ms |")
+            self.w("|---|---|---|---|---|---|---|")
+            for t in tries:
+                self.w("| %g%% | %s | %s | %s | %s/%s | %s | %s |" % (
+                    t["fraction"] * 100, t["rate"], cell(t.get("error") or
+                                                         ("yes" if t.get("kept_up") else "no")),
+                    fmt(t.get("achieved_rate")), t.get("received"), t.get("sent"),
+                    fmt(t.get("p50_ms")), fmt(t.get("p99_ms"))))
 
     # --- noise ------------------------------------------------------------------------
     def noisy(self, fig):
@@ -200,6 +234,13 @@ class Report:
                 return err if err.startswith("invalid") else "not run: " + err
         return "not run: this run recorded no value for it (see its section below)"
 
+    def load_share(self, path):
+        """The share of vane's max of a latency load (None for other figures)."""
+        if path[0] != "latency" or len(path) != 3:
+            return None
+        load = ((self.r.get("scenarios") or {}).get("latency") or {}).get("loads", {}).get(path[1])
+        return load.get("fraction") if isinstance(load, dict) else None
+
     # --- output -----------------------------------------------------------------------
     def w(self, s=""):
         self.lines.append(s)
@@ -223,6 +264,10 @@ class Report:
             verdict = judge(m, must, target, d)
             if noisy:
                 verdict += " (%d/%d reps noisy)" % (noisy, len(vals))
+            share = self.load_share(path)
+            if share is not None and share < 0.5:
+                verdict += "; measured at %g%% of max, the most the relay kept up with here " \
+                    "(goal: 50%%)" % (share * 100)
             rows.append((scen, what, mmm(vals), goal_text(must, target, d), verdict))
         return rows
 
@@ -379,6 +424,8 @@ class Report:
                 if l.get("status") == "not run":
                     self.w("| %s | - | %s | | | | |" % (lname, cell(l.get("reason"))))
                     continue
+                if "fraction" in l:
+                    lname = "%s: %g%% of max" % (lname, l["fraction"] * 100)
                 for who in ("relay", "vane"):
                     xs = [rep.get(who) for rep in l["reps"] if rep.get(who)]
                     if not xs:
@@ -395,6 +442,7 @@ class Report:
                         mmm([x["p99_ms"] for x in xs]), mmm([x["p999_ms"] for x in xs]),
                         "/".join(str(sum(x[k] for x in xs)) for k in ("received", "sent")),
                         mmm([x["achieved_rate"] for x in xs if "achieved_rate" in x]) or "-"))
+            self.latency_high_load(la)
             for lname, l in la["loads"].items():
                 bad = next((rep["vane_error"] for rep in l.get("reps", [])
                             if str(rep.get("vane_error", "")).startswith("invalid")), None)
