@@ -24,7 +24,7 @@ import tempfile
 import time
 import urllib.request
 
-from report import lost_probe_messages  # bench/report.py: one rule for new and old results
+from report import lost_probe_messages, med  # bench/report.py: one rule for new and old results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -847,9 +847,8 @@ def alert_max_rate(b, par):
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             rows.append({"rep": r + 1, "vane_error": str(e)[-500:]})
     b.rcli("FLUSHALL")
-    rates = sorted(x["vane"]["rate"] for x in rows if "vane" in x)
     return {"events": n, "preload": pre, "reps": rows,
-            "rate": rates[len(rates) // 2] if rates else None}
+            "rate": med([x["vane"]["rate"] for x in rows if "vane" in x])}
 
 
 def sc_latency(b, par, vane_ok, max_rate=None):
@@ -872,7 +871,7 @@ def sc_latency(b, par, vane_ok, max_rate=None):
                     (x.get("vane_error") for x in out.get("alert_max", {}).get("reps", [])),
                     "vane is not built"))
             return out
-        base = med_or_none([rep["relay"]["p99_ms"] for rep in out["loads"]["200/s"]["reps"]
+        base = med([rep["relay"]["p99_ms"] for rep in out["loads"]["200/s"]["reps"]
                             if rep.get("relay", {}).get("counted")])
         frac, out["capacity_search"] = relay_capacity(b, par, max_rate, base)
         if frac is None:
@@ -904,17 +903,12 @@ def restart_cluster(b, name, par):
     b.start_cluster(name, 1, par["partitions"], ["relay.out:8"])
 
 
-def med_or_none(v):
-    v = sorted(v)
-    return v[len(v) // 2] if v else None
-
-
 def relay_capacity(b, par, max_rate, base_p99_ms):
     """The largest share of max_rate (LAT_FRACTIONS, rising) at which the relay keeps up: one
-    short probe run each until one fails; kept up = every probe message back, the offered rate
-    achieved (97%) and p99 at most 5x its p99 at 200/s (250 ms when that is unknown). Above it
-    the floor itself queues, and a ratio to a queue is no measurement. Returns (share or None,
-    the tries). Each try runs as long as the measurement, on a fresh broker."""
+    probe run each (as long as a measurement, on a fresh broker) until one fails; kept up =
+    every probe message back, the offered rate achieved (97%) and p99 at most 5x its p99 at
+    200/s (250 ms when that is unknown). Above it the floor itself queues, and a ratio to a
+    queue is no measurement. Returns (share or None, the tries)."""
     limit_ms = 5 * base_p99_ms if base_p99_ms else 250.0
     tries = []
     best = None
