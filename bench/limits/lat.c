@@ -215,8 +215,8 @@ int main(int argc, char **argv)
         int64_t next = nsent < limit ? t0 + (int64_t)((double)nsent * interval_ns) : now + 5000000;
         /* Rounded up: above 1,000 events/s the next event is due in under a millisecond, and
          * a 0 ms poll until then would spin a core the broker and the system measured need
-         * (on two cores it capped the relay at ~10k events/s). Events due meanwhile go out
-         * together, each with its own send time. */
+         * (8.9 s of CPU in a 13 s run at 12,000 events/s; 2.7 s rounded up). Events due
+         * meanwhile go out together, each with its own send time. */
         int64_t wait_ns = next - bench_now_ns();
         int wait_ms = wait_ns > 0 ? (int)((wait_ns + 999999) / 1000000) : 0;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rc, wait_ms);
