@@ -26,7 +26,7 @@ fi
 elapsed=$(($(date +%s) - start))
 echo "bench/run.sh --quick took ${elapsed}s"
 
-python3 - "$out" <<'PY'
+SRC=$src python3 - "$out" <<'PY'
 import json, os, re, sys
 out = sys.argv[1]
 fail = []
@@ -95,6 +95,45 @@ for i, l in enumerate(lines):
 for png in re.findall(r"!\[[^]]*\]\(([^)]+)\)", rep):
     p = os.path.join(out, png)
     check(os.path.exists(p) and open(p, "rb").read(8) == b"\x89PNG\r\n\x1a\n", "plot %s is not a PNG" % png)
+
+# report.py on scenario 6 figures only a full run makes: a high load below 50% of max (its share
+# named in the headline, the relay's capacity search shown) and an older run's "50% of max".
+import copy, shutil, subprocess, tempfile
+def render(latency):
+    d = tempfile.mkdtemp()
+    try:
+        x = copy.deepcopy(r)
+        x["scenarios"]["latency"] = latency
+        json.dump(x, open(os.path.join(d, "results.json"), "w"))
+        subprocess.run([sys.executable, os.path.join(os.environ["SRC"], "bench", "report.py"), d],
+                       check=True, stdout=subprocess.DEVNULL)
+        return open(os.path.join(d, "REPORT.md")).read()
+    finally:
+        shutil.rmtree(d)
+def lat_rep(p99v, p99r):
+    x = {"counted": 100, "sent": 100, "received": 100, "p50_ms": 18.0, "p999_ms": 40.0}
+    return {"rep": 1, "vane": dict(x, p99_ms=p99v), "relay": dict(x, p99_ms=p99r),
+            "p99_ratio": p99v / p99r, "p50_ratio": 1.0, "p999_ratio": 1.0, "p50_diff_ms": 0.0}
+lat200 = {"rate": 200, "reps": [lat_rep(25.0, 25.0)]}
+new = render({"status": "ok", "loads": {"200/s": lat200, "high load": {
+    "rate": 3593, "fraction": 0.03, "max_rate": 119767, "reps": [lat_rep(34.2, 32.9)]}},
+    "alert_max": {"events": 300000, "rate": 119767.0, "reps": [{"rep": 1, "vane": {"rate": 119767.0}}]},
+    "capacity_search": [
+        {"fraction": 0.03, "rate": 3593, "kept_up": True, "sent": 9, "received": 9,
+         "achieved_rate": 3593.0, "p50_ms": 18.2, "p99_ms": 33.1},
+        {"fraction": 0.045, "rate": 5389, "kept_up": False, "sent": 9, "received": 9,
+         "achieved_rate": 5389.0, "p50_ms": 23.3, "p99_ms": 1012.0}]})
+row = [l for l in new.splitlines() if l.startswith("| 6 | latency p99 at high load")]
+check(row and "1.04 [1.04..1.04]" in row[0] and "measured at 3% of max" in row[0],
+      "high-load headline row: %s" % row)
+check("| 4.5% | 5389 | no |" in new, "capacity search table missing")
+check("high load: 3% of max (3593/s)" in new, "latency table does not name the share")
+old = render({"status": "ok", "loads": {"200/s": lat200, "50% of max": {
+    "rate": 150000, "reps": [lat_rep(60.0, 30.0)]}}})
+row = [l for l in old.splitlines() if l.startswith("| 6 | latency p99 at high load")]
+check(row and "| 2 [2..2] |" in row[0] and "measured at" not in row[0],
+      "older run's 50%% of max row: %s" % row)
+
 if fail:
     print("bench_quick: %d problem(s):" % len(fail))
     for f in fail:
