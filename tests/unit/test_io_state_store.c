@@ -2,6 +2,8 @@
  * process on an ephemeral 127.0.0.1 port, which parses RESP commands and answers each from
  * the test's script. It covers what a real redis-server does only by timing: a restarted Redis
  * that answers -LOADING while it replays its AOF, and error replies on a live connection. */
+#include <dlfcn.h>
+#include <netdb.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,6 +19,28 @@
 #include "io/state_store.h"
 #include "util/err.h"
 #include "util/log.h"
+
+/* --- a slow name lookup ------------------------------------------------------------------ */
+
+/* SLOW_HOST resolves to 127.0.0.1 after SLOW_LOOKUP_MS, like a name whose DNS server is slow.
+ * This definition interposes on the C library's for the whole process (libuv's thread pool
+ * included); every other name goes to the real getaddrinfo. */
+#define SLOW_HOST      "slow-lookup.vane.test"
+#define SLOW_LOOKUP_MS 1000
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+    int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    *(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+    if (!real)
+        return EAI_FAIL;
+    if (node && strcmp(node, SLOW_HOST) == 0) {
+        uv_sleep(SLOW_LOOKUP_MS);
+        node = "127.0.0.1";
+    }
+    return real(node, service, hints, res);
+}
 
 /* --- the scripted server --------------------------------------------------------------- */
 
@@ -488,6 +512,37 @@ static void test_store_resolves_names(void **state)
     run_finish(&r);
 }
 
+static int ticks;
+
+static void on_tick(uv_timer_t *t)
+{
+    (void)t;
+    ticks++;
+}
+
+/* The lookup does not block the loop: while SLOW_HOST takes SLOW_LOOKUP_MS to resolve, a 10 ms
+ * timer on the same loop keeps firing. (hiredis resolves with a blocking getaddrinfo on the
+ * calling thread: through it the timer would fire about once.) */
+static void test_store_slow_lookup_keeps_loop_running(void **state)
+{
+    (void)state;
+    run_t r;
+    uint64_t t0 = uv_hrtime();
+    run_start_url(&r, 0, NULL, SLOW_HOST, "");
+    uv_timer_t tick;
+    uv_timer_init(&r.loop, &tick);
+    ticks = 0;
+    uv_timer_start(&tick, on_tick, 10, 10);
+    run_until_stopped(&r, 5000, "the store to come up through a slow lookup");
+    double ms = (double)(uv_hrtime() - t0) / 1e6;
+    uv_close((uv_handle_t *)&tick, NULL);
+    assert_int_equal(r.ups, 1);
+    assert_true(ms >= SLOW_LOOKUP_MS - 50); /* the slow lookup did happen */
+    if (ticks < 20)
+        fail_msg("the loop stood still during the lookup: %d ticks of 10 ms in %.0f ms", ticks, ms);
+    run_finish(&r);
+}
+
 /* close() with a GET that a frozen Redis never answers: the GET fails and the store closes
  * within VANE_STATE_STORE_CLOSE_WAIT_MS (and a watchdog tick), not after the command timeout,
  * nor never. */
@@ -527,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_store_auth_refused_ping_ok),
         cmocka_unit_test(test_store_selects_db),
         cmocka_unit_test(test_store_resolves_names),
+        cmocka_unit_test(test_store_slow_lookup_keeps_loop_running),
         cmocka_unit_test(test_store_close_does_not_wait_for_frozen_redis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
