@@ -499,15 +499,16 @@ static void on_state_loaded(void *arg, int status, const char *bytes, size_t len
     e->status = VANE_CACHE_READY;
     e->indexed_due = 0;
     drain_pending(pl, e);
-    if (e->timer_pending && !owned(pl, e->partition)) {
-        e->timer_pending = 0; /* loaded for a scan of a partition since revoked: not ours */
-    } else if (e->timer_pending) {
+    if (e->timer_pending) {
         e->timer_pending = 0;
-        int64_t now = wall_ms();
-        fire_timers(pl, e, timer_time(pl, e->partition, now), now);
-        if (e->indexed_due != -1) {
-            e->indexed_due = -1; /* the index entry was stale: reconcile it */
-            vane_cache_mark_dirty(pl->cache, e);
+        /* Loaded for a timer scan: fire what is due, unless the partition was revoked since. */
+        if (owned(pl, e->partition)) {
+            int64_t now = wall_ms();
+            fire_timers(pl, e, timer_time(pl, e->partition, now), now);
+            if (e->indexed_due != -1) {
+                e->indexed_due = -1; /* the index entry was stale: reconcile it */
+                vane_cache_mark_dirty(pl->cache, e);
+            }
         }
     }
     update_pause(pl);
@@ -699,20 +700,21 @@ static void on_state_written(void *arg, int status)
     vane_pipeline_t *pl = the_pipeline;
     e->pins--;
     pl->flush_pending--;
-    if (status != VANE_OK && !vane_offsets_assigned(pl->offsets, e->partition)) {
-        /* The partition is gone (a revoke completed, or was lost, meanwhile): its new owner
-         * has the events; writing this state later could overwrite the owner's newer one. */
-        pl->flush_failed = true;
-    } else if (status != VANE_OK) {
-        pl->flush_failed = true;
-        e->state_changed = 1;
-        /* Which events that write carried is no longer known: until a write succeeds, a hold
-         * of this state stops every commit (see hold_offsets). */
-        e->unwritten_from = 1;
-        e->unwritten_mixed = 1;
-        vane_cache_mark_dirty(pl->cache, e);
-    } else {
+    if (status == VANE_OK) {
         pl->stats.states_written++;
+    } else {
+        pl->flush_failed = true;
+        /* Written again later, unless its partition is gone (a revoke completed, or was
+         * lost, meanwhile): the new owner has the events, and this state could overwrite the
+         * owner's newer one. */
+        if (vane_offsets_assigned(pl->offsets, e->partition)) {
+            e->state_changed = 1;
+            /* Which events that write carried is no longer known: until a write succeeds, a
+             * hold of this state stops every commit (see hold_offsets). */
+            e->unwritten_from = 1;
+            e->unwritten_mixed = 1;
+            vane_cache_mark_dirty(pl->cache, e);
+        }
     }
     check_flush_done(pl);
 }
@@ -1419,8 +1421,9 @@ static void metrics_cb(uv_timer_t *t)
         (double)(cm.entries_bytes + cm.pool_carved + cm.hot_bytes + cm.table_bytes);
     *pl->m.redis_connected = pl->store_up ? 1.0 : 0.0;
     if (pl->sink) {
-        *pl->m.alerts_failed = vane_alert_sink_stats(pl->sink)->alerts_failed;
-        *pl->m.dlq_failed = vane_alert_sink_stats(pl->sink)->dlq_failed;
+        const vane_alert_sink_stats_t *ss = vane_alert_sink_stats(pl->sink);
+        *pl->m.alerts_failed = ss->alerts_failed;
+        *pl->m.dlq_failed = ss->dlq_failed;
     }
     *pl->m.redis_errors = (pl->store ? vane_state_store_stats(pl->store)->errors : 0) +
                           (pl->rstore ? vane_state_store_stats(pl->rstore)->errors : 0);
