@@ -65,14 +65,19 @@ const vane_config_opt_t vane_config_opts[] = {
      "Producer linger.ms: how long alerts wait to be batched before they are sent."},
     {"kafka.queued_max_messages_kbytes", VANE_CONF_INT, OFF(kafka.queued_max_messages_kbytes),
      "65536", 1, 2097151, NULL, 0, NULL,
-     "Consumer pre-fetch queue limit in KiB (librdkafka queued.max.messages.kbytes). The "
-     "default (64 MiB) keeps fetching ahead while a batch is processed, so the consumer does "
-     "not stall; lower it on small hosts."},
+     "Consumer pre-fetch queue limit in KiB (librdkafka queued.max.messages.kbytes), all "
+     "partitions together. The default (64 MiB) keeps fetching ahead while a batch is "
+     "processed, so the consumer does not stall; lower it on small hosts. It counts message "
+     "values only: librdkafka keeps ~200 more bytes per queued message, so with small messages "
+     "kafka.queued_min_messages is the bound that governs memory."},
     {"kafka.queued_min_messages", VANE_CONF_INT, OFF(kafka.queued_min_messages), "1000000", 1,
      10000000, NULL, 0, NULL,
-     "Consumer pre-fetch floor in messages per partition (librdkafka queued.min.messages). "
-     "The default is high so that queued_max_messages_kbytes is the limit that governs: with "
-     "librdkafka's 100000, vane ran ~12% slower on a 64-partition topic (bench scenario 2)."},
+     "Consumer pre-fetch limit in messages (librdkafka queued.min.messages), all partitions "
+     "together. Keep it above two seconds of vane's event rate: librdkafka 2.0.2 waits up to a "
+     "second before it fetches again for a queue that was full, and with its default of 100000 "
+     "vane ran ~12% slower on a 64-partition topic (bench scenario 2), with 200000 a third "
+     "slower on 40-byte messages. Memory: ~200 bytes per queued message beyond its value, so a "
+     "catch-up of small messages can hold ~0.25 GB at the default (bench/REPORT.md)."},
     {"kafka.auto_offset_reset", VANE_CONF_STR, OFF(kafka.auto_offset_reset), "earliest", 0, 0,
      offset_resets, 0, NULL,
      "Where a new consumer group starts: earliest, latest, or error (refuse to guess)."},
