@@ -33,6 +33,10 @@
 static const char *RULES = "- rule: QUIET1\n  desc: d\n  kind: DORMANCY\n  severity: LOW\n"
                            "  on: [absence]\n  after: 1d\n  condition: true\n  cooldown: 0\n";
 
+/* A second file, for the tests that need an alert per event: one for every login. */
+static const char *LOGIN_RULES = "- rule: EVERY_LOGIN\n  desc: d\n  kind: CUSTOM\n  severity: LOW\n"
+                                 "  on: [login]\n  condition: true\n  cooldown: 0\n";
+
 static const int32_t P0[] = {0};
 
 static int64_t now_ms(void)
@@ -56,24 +60,25 @@ static const char *login_json(const char *id, int n, int64_t t)
 /* The script's state and what it saw. */
 static struct {
     int phase;
-    int64_t mark;    /* ms of the last phase change */
-    bool revoke;     /* the race: revoke before the reply (false: the control) */
-    bool timed_out;  /* a phase waited too long for the pipeline */
-    int sets_failed; /* SETs of C1 issued before its failed write was answered */
-    int sets_later;  /* ... and by the time the partition came back */
-    int gets_before; /* GETs of C1 before the second assignment */
-    int gets_after;  /* ... after its event of the second assignment */
-    int revoke_done; /* revokes the pipeline finished */
-    int alerts;      /* alerts produced while the race ran */
-    bool was_paused; /* consumption was paused while the revoke waited */
-    int64_t offset;  /* the kept partition's next offset */
-    int kept_sets;   /* SETs of the kept partition's customer after the revoke */
-    int c2_sets;     /* SETs of the scanned customer */
-    char *state;     /* the scanned customer's stored state (due timer) */
+    int64_t mark;     /* ms of the last phase change */
+    bool revoke;      /* the race: revoke before the reply (false: the control) */
+    bool login_rules; /* load LOGIN_RULES too */
+    bool timed_out;   /* a phase waited too long for the pipeline */
+    int sets_failed;  /* SETs of C1 issued before its failed write was answered */
+    int sets_later;   /* ... and by the time the partition came back */
+    int gets_before;  /* GETs of C1 before the second assignment */
+    int gets_after;   /* ... after its event of the second assignment */
+    int revoke_done;  /* revokes the pipeline finished */
+    int alerts;       /* alerts produced while the race ran */
+    bool was_paused;  /* consumption was paused while the revoke waited */
+    int64_t offset;   /* the kept partition's next offset */
+    int kept_sets;    /* SETs of the kept partition's customer after the revoke */
+    int race_sets;    /* SETs of the customer the race is about, after it */
+    char *state;      /* the scanned customer's stored state (due timer) */
     size_t state_len;
 } S;
 
-static char rules_path[64];
+static char rules_path[64], login_rules_path[64];
 
 static void next(int64_t ms)
 {
@@ -136,9 +141,9 @@ static void run_pipeline(void (*step)(int64_t))
     o.max_future_ms = 3600 * 1000LL;
     o.max_past_ms = 3650 * ENG_D;
     o.shutdown_grace_ms = 3000;
-    const char *paths[1] = {rules_path};
+    const char *paths[2] = {rules_path, login_rules_path};
     o.rule_paths = paths;
-    o.nrule_paths = 1;
+    o.nrule_paths = S.login_rules ? 2 : 1;
     o.metrics_interval_ms = 1000;
     fake_reset();
     fake_set_driver(step);
@@ -231,6 +236,67 @@ static void test_owned_partition_failed_write_retried(void **st)
     assert_false(S.timed_out);
     assert_int_equal(S.sets_failed, 1);
     assert_int_equal(S.sets_later, 2);
+}
+
+/* ---- A partition lost while a message waits for its customer's state --------------------
+ *
+ * C5's event waits for C5's state load when the partition is lost. The revoke waits for the
+ * load (the message must be released, uncommitted), and the event is not applied: the new
+ * owner applies it from the committed offset, so applying it here too would send its alert
+ * twice and could write a state over the owner's. The control applies it (one alert). */
+static void step_lost_waiting(int64_t ms)
+{
+    int i;
+    switch (S.phase) {
+    case 0:
+        fake_stores_up(true);
+        fake_assign(P0, 1);
+        fake_deliver(0, 0, login_json("C5", 1, now_ms()));
+        next(ms);
+        break;
+    case 1:
+        if (!waited((i = fake_find(FAKE_RSTORE, FAKE_GET, "C5")) >= 0, ms))
+            return;
+        if (S.revoke) {
+            fake_revoke(P0, 1, true);
+            S.revoke_done = fake_counts()->revoke_done; /* still waiting for the load */
+        }
+        fake_reply_get(i, VANE_OK, NULL, 0);
+        next(ms);
+        break;
+    case 2:
+        if (ms - S.mark < 300)
+            return;
+        S.revoke_done = S.revoke_done * 10 + fake_counts()->revoke_done;
+        S.alerts = fake_counts()->alerts;
+        S.race_sets = fake_issued(FAKE_SET, "C5");
+        stop_run();
+        break;
+    default:
+        settle();
+    }
+}
+
+static void test_lost_partition_waiting_event_not_applied(void **st)
+{
+    (void)st;
+    start(true);
+    S.login_rules = true;
+    run_pipeline(step_lost_waiting);
+    assert_false(S.timed_out);
+    assert_int_equal(S.revoke_done, 1); /* 0 while the load was in flight, then 1 */
+    assert_int_equal(S.alerts, 0);
+    assert_int_equal(S.race_sets, 0);
+}
+
+static void test_owned_partition_waiting_event_applied(void **st)
+{
+    (void)st;
+    start(false);
+    S.login_rules = true;
+    run_pipeline(step_lost_waiting);
+    assert_false(S.timed_out);
+    assert_int_equal(S.alerts, 1);
 }
 
 /* ---- A revoke under the cooperative protocol, with input going on elsewhere --------------
@@ -349,7 +415,7 @@ static void step_scan(int64_t ms)
         if (ms - S.mark < 300)
             return;
         S.alerts = fake_counts()->alerts - S.alerts;
-        S.c2_sets = fake_issued(FAKE_SET, "C2");
+        S.race_sets = fake_issued(FAKE_SET, "C2");
         stop_run();
         break;
     default:
@@ -394,7 +460,7 @@ static void test_scan_load_after_revoke_fires_nothing(void **st)
     assert_false(S.timed_out);
     assert_int_equal(S.revoke_done, 1); /* nothing dirty, no message waiting: done at once */
     assert_int_equal(S.alerts, 0);
-    assert_int_equal(S.c2_sets, 0);
+    assert_int_equal(S.race_sets, 0);
 }
 
 /* The control: with the partition still owned, the loaded state fires and is written. */
@@ -409,14 +475,23 @@ static void test_scan_load_owned_fires(void **st)
     assert_int_equal(S.alerts, 1);
 }
 
+static int write_file(char *path, size_t cap, const char *name, const char *text)
+{
+    snprintf(path, cap, "/tmp/vane-races-%d-%s.yaml", (int)getpid(), name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int rc = fputs(text, f) < 0 ? -1 : 0;
+    return fclose(f) != 0 ? -1 : rc;
+}
+
 static int write_rules(void **st)
 {
     (void)st;
-    snprintf(rules_path, sizeof rules_path, "/tmp/vane-races-%d.yaml", (int)getpid());
-    FILE *f = fopen(rules_path, "w");
-    if (!f || fputs(RULES, f) < 0 || fclose(f) != 0)
-        return -1;
     vane_log_setup(VANE_LOG_WARN, VANE_LOG_FORMAT_TEXT, 0);
+    if (write_file(rules_path, sizeof rules_path, "quiet", RULES) != 0 ||
+        write_file(login_rules_path, sizeof login_rules_path, "login", LOGIN_RULES) != 0)
+        return -1;
     return 0;
 }
 
@@ -424,6 +499,7 @@ static int remove_rules(void **st)
 {
     (void)st;
     unlink(rules_path);
+    unlink(login_rules_path);
     return 0;
 }
 
@@ -432,6 +508,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lost_partition_failed_write_not_retried),
         cmocka_unit_test(test_owned_partition_failed_write_retried),
+        cmocka_unit_test(test_lost_partition_waiting_event_not_applied),
+        cmocka_unit_test(test_owned_partition_waiting_event_applied),
         cmocka_unit_test(test_cooperative_revoke_pauses_kept_partitions),
         cmocka_unit_test(test_scan_load_after_revoke_fires_nothing),
         cmocka_unit_test(test_scan_load_owned_fires),
