@@ -91,6 +91,27 @@ class Proc:
         except (OSError, IndexError, ValueError):
             return None
 
+    def threads(self):
+        """CPU seconds and minor faults of the live threads, librdkafka's ("rdk:...") and the
+        rest, as limit_consume reports its own ("threads"); None when gone."""
+        t = {"rdk_cpu_s": 0.0, "own_cpu_s": 0.0, "rdk_minflt": 0, "own_minflt": 0}
+        try:
+            tids = os.listdir("/proc/%d/task" % self.p.pid)
+        except OSError:
+            return None
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/stat" % (self.p.pid, tid)) as f:
+                    text = f.read()
+            except OSError:
+                continue  # the thread just exited
+            comm = text[text.index("(") + 1:text.rindex(")")]
+            fields = text.rsplit(")", 1)[1].split()
+            side = "rdk" if comm.startswith("rdk:") else "own"
+            t[side + "_cpu_s"] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            t[side + "_minflt"] += int(fields[7])
+        return t
+
     def rss_kb(self):
         try:
             with open("/proc/%d/status" % self.p.pid) as f:
@@ -540,6 +561,10 @@ def run_vane_throughput(b, cname, n_expected, label, instances=1, consumer_props
             raise RuntimeError("timeout: %s of %d events (all applied: %s)" % (
                 last_total, n_expected, t_done is not None))
         cpu = sum((v.proc.cpu_s() or 0) for v in vs)
+        threads = {}
+        for t in (v.proc.threads() for v in vs):
+            for k, x in (t or {}).items():
+                threads[k] = threads.get(k, 0) + x
         final = [v.metrics() for v in vs]
         secs = max(t_done - t_first, 1e-6)
         first_ms = (t_first - min(v.t_start for v in vs)) * 1000
@@ -547,6 +572,7 @@ def run_vane_throughput(b, cname, n_expected, label, instances=1, consumer_props
                 "seconds_to_written": t_written - t_first,
                 "cpu_s": cpu, "cpu_ns_per_event": cpu * 1e9 / n_expected,
                 "first_event_ms": first_ms, "series": series, "cmd": vs[0].cmd,
+                "threads": threads,
                 "rss_kb": [v.proc.rss_kb() for v in vs], "metrics": final,
                 "_child_cpu_s": cpu}
     finally:

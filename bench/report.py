@@ -348,6 +348,7 @@ class Report:
                 self.w("Dataset %s: %s events, %s B average, %s customers, loaded at %s ev/s." % (
                     name.replace("throughput_", ""), d.get("produced"), fmt(d.get("avg_bytes")),
                     d.get("customers"), fmt(d.get("rate"))))
+        self.cpu_by_thread(sc)
         self.w()
         fs = sc.get("fetch_stalls")
         self.w("## Fetch stalls (scenario 2)")
@@ -540,6 +541,40 @@ class Report:
         else:
             self.w((me or {}).get("reason", "not run"))
         self.w()
+
+    def cpu_by_thread(self, sc):
+        """Scenario 3 split by thread: librdkafka's threads (rdk:*) and the program's own."""
+        rows = []
+        for name in ("throughput_json", "throughput_protobuf", "throughput_3brokers",
+                     "throughput_gen"):
+            for rep in (sc.get(name) or {}).get("reps", []):
+                raw, v = rep.get("raw", {}), rep.get("vane", {})
+                rt, vt = raw.get("threads"), v.get("threads")
+                if not rt or not vt or not raw.get("msgs") or not v.get("events"):
+                    continue
+
+                def per(t, k, n, scale):
+                    return fmt(t[k] * scale / n)
+                rows.append("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
+                    name.replace("throughput_", ""), rep["rep"],
+                    per(rt, "own_cpu_s", raw["msgs"], 1e9), per(rt, "rdk_cpu_s", raw["msgs"], 1e9),
+                    per(vt, "own_cpu_s", v["events"], 1e9), per(vt, "rdk_cpu_s", v["events"], 1e9),
+                    per(rt, "rdk_minflt", raw["msgs"], 1e3),
+                    per(vt, "rdk_minflt", v["events"], 1e3)))
+        if not rows:
+            return
+        self.w()
+        self.w("CPU per event by thread, read at the end of each run from /proc (10 ms ticks): "
+               "librdkafka's threads (rdk:*) and the program's own (vane's loop and worker "
+               "threads; the raw consumer's main thread), with librdkafka's minor page faults. "
+               "vane's librdkafka threads include its alert producer's (idle here).")
+        self.w()
+        self.w("| stream | rep | raw own ns/msg | raw librdkafka ns/msg | vane own ns/ev | "
+               "vane librdkafka ns/ev | raw librdkafka faults/1k msg | "
+               "vane librdkafka faults/1k ev |")
+        self.w("|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            self.w(r)
 
     def env_table(self):
         ms = self.r.get("measurements", [])

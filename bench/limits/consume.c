@@ -11,6 +11,7 @@
  * message came for --idle-ms after the first one, or at --timeout-s.
  *
  * Prints {"msgs","bytes","seconds" (first message to last),"rate","cpu_s","cpu_ns_per_msg",
+ * "threads" (CPU seconds and minor faults of librdkafka's threads and the program's own),
  * "first_msg_ms" (process start to first message: group join + first fetch),"series":[[t,n]]}.
  */
 #include "bench_kafka.h"
@@ -128,16 +129,19 @@ int main(int argc, char **argv)
             break;
     }
     int64_t cpu = bench_cpu_ns() - cpu_start;
+    bench_threads_t th = bench_threads();
     double secs = t_first ? (double)(t_last - t_first) / 1e9 : 0;
     rd_kafka_queue_destroy(q);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     printf("{\"msgs\":%llu,\"bytes\":%llu,\"errors\":%llu,\"seconds\":%.6f,\"rate\":%.1f,"
            "\"cpu_s\":%.4f,\"cpu_ns_per_msg\":%.1f,\"first_msg_ms\":%.1f,\"check\":%llu,"
-           "\"series\":[",
+           "\"threads\":{\"rdk_cpu_s\":%.2f,\"own_cpu_s\":%.2f,\"rdk_minflt\":%lld,"
+           "\"own_minflt\":%lld},\"series\":[",
            (unsigned long long)n, (unsigned long long)bytes, (unsigned long long)errors, secs,
            secs > 0 ? (double)n / secs : 0.0, (double)cpu / 1e9, n ? (double)cpu / (double)n : 0.0,
-           t_first ? (double)(t_first - t_start) / 1e6 : -1.0, (unsigned long long)(sum & 0xffff));
+           t_first ? (double)(t_first - t_start) / 1e6 : -1.0, (unsigned long long)(sum & 0xffff),
+           th.rdk_cpu_s, th.own_cpu_s, th.rdk_minflt, th.own_minflt);
     for (size_t i = 0; i < series_n; i++)
         printf("%s[%lld,%lld]", i ? "," : "", (long long)series[i][0], (long long)series[i][1]);
     printf("]}\n");

@@ -58,8 +58,12 @@ for rep in reps:
     env = raw.get("env", {})
     check(isinstance(env.get("calib_ms"), (int, float)) and env["calib_ms"] > 0, "no calibration figure")
     check("other_cpu_cores" in env, "no other-CPU figure")
+    # CPU by thread: librdkafka's threads did the fetching on both sides.
+    check(raw.get("threads", {}).get("rdk_cpu_s", 0) > 0, "raw consumer's librdkafka CPU missing")
     if "vane" in rep:
         check(rep.get("ratio", 0) > 0, "vane ran but no ratio")
+        vt = rep["vane"].get("threads", {})
+        check(vt.get("rdk_cpu_s", 0) > 0 and vt.get("own_cpu_s", 0) > 0, "vane's CPU by thread missing")
 for case in ("uniform", "cache_resident", "zipf"):
     c = sc.get("engine", {}).get("cases", {}).get(case, {})
     check(all(rep["floor"]["ns_per_event"] > 0 for rep in c.get("reps", [])) and c.get("reps"), "state floor %s missing" % case)
@@ -92,6 +96,8 @@ for i, l in enumerate(lines):
         while j < len(lines) and lines[j].startswith("|"):
             check(lines[j].count("|") == n, "table row cells differ from header: %s" % lines[j][:100])
             j += 1
+if any("vane" in x for x in reps):
+    check("| stream | rep | raw own ns/msg |" in rep, "CPU by thread table missing")
 for png in re.findall(r"!\[[^]]*\]\(([^)]+)\)", rep):
     p = os.path.join(out, png)
     check(os.path.exists(p) and open(p, "rb").read(8) == b"\x89PNG\r\n\x1a\n", "plot %s is not a PNG" % png)
