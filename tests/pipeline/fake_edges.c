@@ -16,8 +16,15 @@
 
 #define MAX_CMDS 4096
 
+typedef struct fake_cmd {
+    int store;   /* FAKE_WSTORE | FAKE_RSTORE */
+    int kind;    /* FAKE_GET | FAKE_SET | FAKE_RAW */
+    char id[72]; /* GET/SET: the customer id; RAW: argv[0] (ZADD, ZREM, ZRANGEBYSCORE) */
+    bool pending;
+} fake_cmd_t;
+
 typedef struct cmd_rec {
-    fake_cmd_t pub;
+    fake_cmd_t cmd; /* what was issued */
     vane_store_get_cb get_cb;
     vane_store_set_cb set_cb;
     vane_store_raw_cb raw_cb;
@@ -101,31 +108,35 @@ void fake_stores_up(bool up)
     }
 }
 
-static cmd_rec_t *add_cmd(vane_state_store_t *st, int kind, const char *id, size_t idlen)
+/* Record a command of kind for id (or argv[0]) issued with arg; NULL when the store is down. */
+static cmd_rec_t *add_cmd(vane_state_store_t *st, int kind, const char *id, size_t idlen, void *arg)
 {
     if (!st->up || F.ncmds == MAX_CMDS)
         return NULL;
     cmd_rec_t *c = &F.cmds[F.ncmds++];
     memset(c, 0, sizeof *c);
-    c->pub.store = st->which;
-    c->pub.kind = kind;
-    c->pub.pending = true;
-    if (idlen >= sizeof c->pub.id)
-        idlen = sizeof c->pub.id - 1;
-    memcpy(c->pub.id, id, idlen);
+    c->cmd.store = st->which;
+    c->cmd.kind = kind;
+    c->cmd.pending = true;
+    if (idlen >= sizeof c->cmd.id)
+        idlen = sizeof c->cmd.id - 1;
+    memcpy(c->cmd.id, id, idlen);
+    c->arg = arg;
     st->stats.inflight++;
+    st->stats.gets += kind == FAKE_GET;
+    st->stats.sets += kind == FAKE_SET;
+    F.counts.gets += kind == FAKE_GET;
+    F.counts.sets += kind == FAKE_SET;
+    F.counts.raws += kind == FAKE_RAW;
     return c;
 }
 
 int vane_state_store_get(vane_state_store_t *st, const char *id, vane_store_get_cb cb, void *arg)
 {
-    cmd_rec_t *c = add_cmd(st, FAKE_GET, id, strlen(id));
+    cmd_rec_t *c = add_cmd(st, FAKE_GET, id, strlen(id), arg);
     if (!c)
         return VANE_EAGAIN;
     c->get_cb = cb;
-    c->arg = arg;
-    st->stats.gets++;
-    F.counts.gets++;
     return VANE_OK;
 }
 
@@ -133,39 +144,28 @@ int vane_state_store_set(vane_state_store_t *st, const char *id, const void *byt
                          vane_store_set_cb cb, void *arg)
 {
     (void)bytes, (void)len;
-    cmd_rec_t *c = add_cmd(st, FAKE_SET, id, strlen(id));
+    cmd_rec_t *c = add_cmd(st, FAKE_SET, id, strlen(id), arg);
     if (!c)
         return VANE_EAGAIN;
     c->set_cb = cb;
-    c->arg = arg;
-    st->stats.sets++;
-    F.counts.sets++;
     return VANE_OK;
 }
 
 int vane_state_store_command(vane_state_store_t *st, int argc, const char **argv,
                              const size_t *argvlen, vane_store_raw_cb cb, void *arg)
 {
-    cmd_rec_t *c = add_cmd(st, FAKE_RAW, argv[0], argvlen[0]);
+    (void)argc;
+    cmd_rec_t *c = add_cmd(st, FAKE_RAW, argv[0], argvlen[0], arg);
     if (!c)
         return VANE_EAGAIN;
-    if (argc > 3) { /* ZADD key score member / ZREM key member: keep a member's start */
-        const char *m = argv[strcmp(argv[0], "ZREM") == 0 ? 2 : 3];
-        size_t n = strcmp(argv[0], "ZREM") == 0 ? argvlen[2] : argvlen[3];
-        if (n >= sizeof c->pub.arg1)
-            n = sizeof c->pub.arg1 - 1;
-        memcpy(c->pub.arg1, m, n);
-    }
     c->raw_cb = cb;
-    c->arg = arg;
-    F.counts.raws++;
     return VANE_OK;
 }
 
 int fake_find(int store, int kind, const char *id)
 {
     for (int i = 0; i < F.ncmds; i++) {
-        const fake_cmd_t *c = &F.cmds[i].pub;
+        const fake_cmd_t *c = &F.cmds[i].cmd;
         if (c->pending && c->store == store && c->kind == kind && (!id || strcmp(c->id, id) == 0))
             return i;
     }
@@ -176,20 +176,15 @@ int fake_issued(int kind, const char *id)
 {
     int n = 0;
     for (int i = 0; i < F.ncmds; i++)
-        n += F.cmds[i].pub.kind == kind && (!id || strcmp(F.cmds[i].pub.id, id) == 0);
+        n += F.cmds[i].cmd.kind == kind && (!id || strcmp(F.cmds[i].cmd.id, id) == 0);
     return n;
-}
-
-const fake_cmd_t *fake_cmd(int i)
-{
-    return &F.cmds[i].pub;
 }
 
 static cmd_rec_t *take(int i)
 {
     cmd_rec_t *c = &F.cmds[i];
-    c->pub.pending = false;
-    F.stores[c->pub.store].stats.inflight--;
+    c->cmd.pending = false;
+    F.stores[c->cmd.store].stats.inflight--;
     return c;
 }
 
@@ -210,8 +205,10 @@ void fake_reply_raw(int i, int status, const char *const *ids, size_t n)
     cmd_rec_t *c = take(i);
     redisReply one = {.type = REDIS_REPLY_INTEGER, .integer = 1};
     redisReply items[16], *elems[16];
+    if (n > 16)
+        n = 16;
     redisReply arr = {.type = REDIS_REPLY_ARRAY, .elements = n, .element = elems};
-    for (size_t k = 0; k < n && k < 16; k++) {
+    for (size_t k = 0; k < n; k++) {
         items[k] =
             (redisReply){.type = REDIS_REPLY_STRING, .str = (char *)ids[k], .len = strlen(ids[k])};
         elems[k] = &items[k];
@@ -219,17 +216,25 @@ void fake_reply_raw(int i, int status, const char *const *ids, size_t n)
     c->raw_cb(c->arg, status, status == VANE_OK ? (ids ? &arr : &one) : NULL);
 }
 
+/* Answer pending command i with status and no data (GET: no such key; RAW: integer 1). */
+static void reply_plain(int i, int status)
+{
+    if (F.cmds[i].cmd.kind == FAKE_GET)
+        fake_reply_get(i, status, NULL, 0);
+    else if (F.cmds[i].cmd.kind == FAKE_SET)
+        fake_reply_set(i, status);
+    else
+        fake_reply_raw(i, status, NULL, 0);
+}
+
 int fake_reply_writes(int status)
 {
     int n = 0, issued = F.ncmds; /* not those the replies make the pipeline issue */
     for (int i = 0; i < issued; i++) {
-        if (!F.cmds[i].pub.pending || F.cmds[i].pub.kind == FAKE_GET ||
-            strcmp(F.cmds[i].pub.id, "ZRANGEBYSCORE") == 0)
+        if (!F.cmds[i].cmd.pending || F.cmds[i].cmd.kind == FAKE_GET ||
+            strcmp(F.cmds[i].cmd.id, "ZRANGEBYSCORE") == 0)
             continue;
-        if (F.cmds[i].pub.kind == FAKE_SET)
-            fake_reply_set(i, status);
-        else
-            fake_reply_raw(i, status, NULL, 0);
+        reply_plain(i, status);
         n++;
     }
     return n;
@@ -278,14 +283,8 @@ void vane_state_store_close(vane_state_store_t *st, void (*done)(void *arg), voi
 {
     st->up = false;
     for (int i = 0; i < F.ncmds; i++) {
-        if (!F.cmds[i].pub.pending || F.cmds[i].pub.store != st->which)
-            continue;
-        if (F.cmds[i].pub.kind == FAKE_GET)
-            fake_reply_get(i, VANE_EREDIS, NULL, 0);
-        else if (F.cmds[i].pub.kind == FAKE_SET)
-            fake_reply_set(i, VANE_EREDIS);
-        else
-            fake_reply_raw(i, VANE_EREDIS, NULL, 0);
+        if (F.cmds[i].cmd.pending && F.cmds[i].cmd.store == st->which)
+            reply_plain(i, VANE_EREDIS);
     }
     if (done)
         done(arg);

@@ -30,14 +30,6 @@
 enum { FAKE_WSTORE = 0, FAKE_RSTORE = 1 };
 enum { FAKE_GET, FAKE_SET, FAKE_RAW };
 
-typedef struct fake_cmd {
-    int store;    /* FAKE_WSTORE | FAKE_RSTORE */
-    int kind;     /* FAKE_GET | FAKE_SET | FAKE_RAW */
-    char id[72];  /* GET/SET: the customer id; RAW: argv[0] (ZADD, ZREM, ZRANGEBYSCORE) */
-    char arg1[8]; /* RAW: the first member after the key ("" if none), enough for short ids */
-    bool pending;
-} fake_cmd_t;
-
 typedef struct fake_counts {
     int gets, sets, raws;     /* commands issued */
     int alerts, dlq;          /* produced to the alert sink */
@@ -59,7 +51,6 @@ void fake_stores_up(bool up);
 int fake_find(int store, int kind, const char *id);
 /* Commands issued so far of kind whose id is id (all stores). */
 int fake_issued(int kind, const char *id);
-const fake_cmd_t *fake_cmd(int i);
 /* Answer pending command i. GET: bytes NULL is "no such key"; status < 0 fails it. */
 void fake_reply_get(int i, int status, const void *bytes, size_t len);
 void fake_reply_set(int i, int status);

@@ -1,7 +1,8 @@
 /* test_pipeline_races.c - the daemon core (core/pipeline.c, real cache, offsets, engine and
  * rules) against scripted edges (fake_edges.h), for the orderings integration tests cannot
- * produce on purpose: a Redis reply that arrives after the partition it concerns was revoked,
- * and a partition assigned again while entries of its previous assignment are still cached.
+ * produce on purpose: Redis replies that arrive after the partition they concern was revoked
+ * or lost, a partition assigned again while entries of its previous assignment are still
+ * cached, a cooperative revoke while the partitions kept go on delivering.
  *
  * Each test is one vane_pipeline_run(): a step function, called every millisecond on the
  * pipeline's loop, plays the script, records what it saw and stops the run with SIGTERM; the
