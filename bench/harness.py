@@ -61,6 +61,19 @@ def log(msg):
 # ------------------------------------------------------------------------------------------
 # Processes
 # ------------------------------------------------------------------------------------------
+def proc_stat(path):
+    """(comm, user+system CPU seconds, minor faults) from a /proc stat file; None when gone.
+    Fields are counted after comm's closing parenthesis (comm may hold spaces)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+        fields = text.rsplit(")", 1)[1].split()
+        return (text[text.index("(") + 1:text.rindex(")")],
+                (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), int(fields[7]))
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class Proc:
     """A long-running process we started (broker, redis, vane, relay); stopped at exit."""
 
@@ -84,12 +97,8 @@ class Proc:
 
     def cpu_s(self):
         """user+system CPU seconds of the process (all threads) so far; None when gone."""
-        try:
-            with open("/proc/%d/stat" % self.p.pid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return None
+        st = proc_stat("/proc/%d/stat" % self.p.pid)
+        return st[1] if st else None
 
     def threads(self):
         """CPU seconds and minor faults of the live threads, librdkafka's ("rdk:...") and the
@@ -100,16 +109,12 @@ class Proc:
         except OSError:
             return None
         for tid in tids:
-            try:
-                with open("/proc/%d/task/%s/stat" % (self.p.pid, tid)) as f:
-                    text = f.read()
-            except OSError:
+            st = proc_stat("/proc/%d/task/%s/stat" % (self.p.pid, tid))
+            if not st:
                 continue  # the thread just exited
-            comm = text[text.index("(") + 1:text.rindex(")")]
-            fields = text.rsplit(")", 1)[1].split()
-            side = "rdk" if comm.startswith("rdk:") else "own"
-            t[side + "_cpu_s"] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            t[side + "_minflt"] += int(fields[7])
+            side = "rdk" if st[0].startswith("rdk:") else "own"
+            t[side + "_cpu_s"] += st[1]
+            t[side + "_minflt"] += st[2]
         return t
 
     def rss_kb(self):
