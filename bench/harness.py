@@ -769,6 +769,8 @@ def sc_gen_stream(b, par, vane_ok):
                                             lambda: run_vane_throughput(b, "gen", n,
                                                                         "gen%d" % r))
                     rep["ratio"] = rep["vane"]["rate"] / rep["raw"]["rate"]
+                    rep["cpu_ratio"] = (rep["vane"]["cpu_ns_per_event"] /
+                                        rep["raw"]["cpu_ns_per_msg"])
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
                     rep["vane_error"] = str(e)
             rows.append(rep)

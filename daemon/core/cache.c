@@ -147,6 +147,36 @@ static void lru_push_head(vane_cache_t *c, vane_cache_entry_t *e)
         c->lru_tail = e;
 }
 
+uint64_t vane_cache_hash(const char *id, size_t len)
+{
+    return hash_id(id, len);
+}
+
+void vane_cache_prefetch_slot(const vane_cache_t *c, uint64_t h)
+{
+    __builtin_prefetch(&c->table[h & c->mask]);
+}
+
+const vane_cache_entry_t *vane_cache_prefetch_entry(const vane_cache_t *c, uint64_t h)
+{
+    for (size_t i = h & c->mask;; i = (i + 1) & c->mask) {
+        const vane_cache_entry_t *e = c->table[i].e;
+        if (!e)
+            return NULL;
+        if (c->table[i].hash == h && e != TOMB) {
+            vane_cache_prefetch(e);
+            return e;
+        }
+    }
+}
+
+void vane_cache_prefetch_near(const vane_cache_entry_t *e)
+{
+    __builtin_prefetch(e->lru_prev);
+    __builtin_prefetch(e->lru_next);
+    vane_cache_prefetch_state(e);
+}
+
 static bool key_eq(const vane_cache_entry_t *e, const char *id, size_t len)
 {
     return len <= VANE_ID_MAX && memcmp(e->id, id, len) == 0 && e->id[len] == '\0';

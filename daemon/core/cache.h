@@ -169,6 +169,17 @@ static inline void vane_cache_prefetch_state(const vane_cache_entry_t *e)
     for (size_t off = 0; off < e->packed_len; off += 64)
         __builtin_prefetch(e->packed + off);
 }
+/* Hints for a caller that knows the next keys ahead of time (a batch of messages): it may
+ * overlap their cache misses in three steps, each some keys closer: vane_cache_prefetch_slot(c,
+ * h) (h is vane_cache_hash(id, len)); then vane_cache_prefetch_entry(c, h), which reads the slot,
+ * starts loading the entry it names and returns it (NULL when absent); then
+ * vane_cache_prefetch_near(e) with that entry: its LRU neighbours and packed state, which a
+ * vane_cache_get and vane_cache_state of it touch. No effect on contents, and an entry removed
+ * in between is harmless (its memory stays the cache's). */
+uint64_t vane_cache_hash(const char *id, size_t len);
+void vane_cache_prefetch_slot(const vane_cache_t *c, uint64_t h);
+const vane_cache_entry_t *vane_cache_prefetch_entry(const vane_cache_t *c, uint64_t h);
+void vane_cache_prefetch_near(const vane_cache_entry_t *e);
 /* The next entry of a taken list (NULL at its end), with dirty = 0: it may be re-marked. */
 static inline vane_cache_entry_t *vane_cache_pop_dirty(vane_cache_entry_t **list)
 {

@@ -628,11 +628,62 @@ static void maybe_prefault(vane_pipeline_t *pl)
         pl->prefault_busy = true;
 }
 
+/* A batch's messages are handled in order, but the memory each will touch is known ahead: its
+ * bytes and, through its Kafka key (the producer's partitioning key, normally the customer_id),
+ * its cache table slot, entry, LRU neighbours and packed state. Over a million customers each of
+ * those is a cache miss; on_batch starts loading them some messages ahead, step by step, so
+ * the misses overlap instead of stalling one after another (-8 to -10% CPU per event on the
+ * 1 M-customer benchmark stream, A/B alternating). A key that is not the customer_id only makes
+ * the hints useless. */
+#define PREFETCH_MSG   24 /* messages ahead whose message struct is prefetched */
+#define PREFETCH_BYTES 16 /* ... whose key and value bytes are prefetched */
+#define PREFETCH_SLOT  10 /* ... whose key is hashed and table slot prefetched */
+#define PREFETCH_ENTRY 5  /* ... whose cache entry is prefetched */
+#define PREFETCH_NEAR  2  /* ... whose entry's LRU neighbours and packed state are prefetched */
+#define PREFETCH_RING  16 /* > PREFETCH_SLOT: the hashes and entries found, by message */
+
+static bool has_key(const rd_kafka_message_t *m)
+{
+    return m->key && m->key_len > 0 && m->key_len <= VANE_ID_MAX;
+}
+
+/* Start the memory loads for message i + d of the batch, step by step as it comes nearer. */
+static void prefetch_ahead(vane_pipeline_t *pl, rd_kafka_message_t **msgs, size_t n, size_t i,
+                           uint64_t *h, const vane_cache_entry_t **e)
+{
+    if (i + PREFETCH_MSG < n)
+        __builtin_prefetch(msgs[i + PREFETCH_MSG]);
+    if (i + PREFETCH_BYTES < n) {
+        const rd_kafka_message_t *m = msgs[i + PREFETCH_BYTES];
+        __builtin_prefetch(m->payload);
+        if (has_key(m))
+            __builtin_prefetch(m->key);
+    }
+    if (i + PREFETCH_SLOT < n) {
+        const rd_kafka_message_t *m = msgs[i + PREFETCH_SLOT];
+        size_t r = (i + PREFETCH_SLOT) % PREFETCH_RING;
+        h[r] = has_key(m) ? vane_cache_hash(m->key, m->key_len) : 0;
+        e[r] = NULL;
+        if (h[r])
+            vane_cache_prefetch_slot(pl->cache, h[r]);
+    }
+    size_t r = (i + PREFETCH_ENTRY) % PREFETCH_RING;
+    if (i + PREFETCH_ENTRY < n && h[r])
+        e[r] = vane_cache_prefetch_entry(pl->cache, h[r]);
+    r = (i + PREFETCH_NEAR) % PREFETCH_RING;
+    if (i + PREFETCH_NEAR < n && e[r])
+        vane_cache_prefetch_near(e[r]);
+}
+
 static void on_batch(void *arg, rd_kafka_message_t **msgs, size_t n)
 {
     vane_pipeline_t *pl = arg;
-    for (size_t i = 0; i < n; i++)
+    uint64_t h[PREFETCH_RING] = {0};
+    const vane_cache_entry_t *e[PREFETCH_RING] = {0};
+    for (size_t i = 0; i < n; i++) {
+        prefetch_ahead(pl, msgs, n, i, h, e);
         process_message(pl, msgs[i]);
+    }
     maybe_prefault(pl);
     update_pause(pl);
     if (vane_cache_dirty_count(pl->cache) >= pl->opts->flush_max_dirty)
