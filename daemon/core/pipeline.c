@@ -632,9 +632,10 @@ static void maybe_prefault(vane_pipeline_t *pl)
  * bytes and, through its Kafka key (the producer's partitioning key, normally the customer_id),
  * its cache table slot, entry, LRU neighbours and packed state. Over a million customers each of
  * those is a cache miss; on_batch starts loading them some messages ahead, step by step, so
- * the misses overlap instead of stalling one after another (-8 to -10% CPU per event on the
- * 1 M-customer benchmark stream, A/B alternating). A key that is not the customer_id only makes
- * the hints useless. */
+ * the misses overlap instead of stalling one after another (on the 1 M-customer benchmark
+ * stream, alternating A/B runs: events/s +8% and CPU per event -2% at the medians, within the
+ * build machine's noise; bench/REPORT.md). A key that is not the customer_id only makes the
+ * hints useless. */
 #define PREFETCH_MSG   24 /* messages ahead whose message struct is prefetched */
 #define PREFETCH_BYTES 16 /* ... whose key and value bytes are prefetched */
 #define PREFETCH_SLOT  10 /* ... whose key is hashed and table slot prefetched */

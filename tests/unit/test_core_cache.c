@@ -41,6 +41,37 @@ static void test_cache_add_get_remove(void **state)
     vane_cache_free(c, NULL);
 }
 
+/* The prefetch hints find the entry a lookup would (through the probe sequence, past removed
+ * slots), and nothing for an absent key; they change nothing. */
+static void test_cache_prefetch_finds_entries(void **state)
+{
+    (void)state;
+    vane_cache_t *c = vane_cache_new(8);
+    char id[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(id, sizeof id, "cust-%d", i);
+        add(c, id, 0)->status = VANE_CACHE_READY;
+    }
+    for (int i = 0; i < 200; i += 2) { /* tombstones in the probe sequences */
+        snprintf(id, sizeof id, "cust-%d", i);
+        vane_cache_remove(c, vane_cache_get(c, id, strlen(id)));
+    }
+    for (int i = 0; i < 220; i++) {
+        snprintf(id, sizeof id, "cust-%d", i);
+        uint64_t h = vane_cache_hash(id, strlen(id));
+        vane_cache_prefetch_slot(c, h);
+        const vane_cache_entry_t *e = vane_cache_prefetch_entry(c, h);
+        if (i % 2 == 0 || i >= 200) {
+            assert_null(e);
+            continue;
+        }
+        assert_ptr_equal(e, vane_cache_get(c, id, strlen(id)));
+        vane_cache_prefetch_near(e);
+    }
+    assert_int_equal(vane_cache_count(c), 100);
+    vane_cache_free(c, NULL);
+}
+
 static void test_cache_many_keys_rehash(void **state)
 {
     (void)state;
@@ -513,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_cache_pending_with_event),
         cmocka_unit_test(test_cache_evict_gives_up_on_long_unevictable_run),
         cmocka_unit_test(test_cache_many_keys_rehash),
+        cmocka_unit_test(test_cache_prefetch_finds_entries),
         cmocka_unit_test(test_cache_pending_fifo),
         cmocka_unit_test(test_cache_dirty_and_evict),
         cmocka_unit_test(test_cache_failed_loads_list),
